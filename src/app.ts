@@ -1,0 +1,94 @@
+/**
+ * Builds the Koa app from explicit dependencies. It never listens: main.ts does, and tests
+ * use app.callback() or their own server.
+ */
+import path from 'node:path';
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import type { AppConfig } from './config';
+import type { Sealer } from './crypto';
+import type { FlowDeps } from './flows/context';
+import { HandoffWaiters } from './flows/device';
+import { RateLimiter } from './flows/rate-limit';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import { errorHandler } from './middleware/error-handler';
+import { requestLog } from './middleware/request-log';
+import { securityHeaders } from './middleware/security-headers';
+import { staticFiles } from './middleware/static-files';
+import { deviceRouter } from './routes/device';
+import { healthRouter } from './routes/health';
+import { metadataRouter } from './routes/metadata';
+import { oauthRouter } from './routes/oauth';
+import { pagesRouter } from './routes/pages';
+import { tokenRouter } from './routes/token';
+import type { Sandbox } from './sandbox/sandbox';
+import type { Store } from './store/store';
+import { Views } from './views/render';
+import type { WebexClient } from './webex/client';
+
+export interface AppDeps {
+  config: AppConfig;
+  logger: Logger;
+  store: Store;
+  sealer: Sealer;
+  webex: WebexClient;
+  metrics: Metrics;
+  /** Waiting polls; main.ts releases them at shutdown. */
+  waiters?: HandoffWaiters;
+  /** The simulated Webex, mounted under /sandbox/v1 when given. */
+  sandbox?: Sandbox;
+  now?: () => number;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const { config, logger, metrics } = deps;
+  const app = new Koa();
+  app.proxy = config.trustProxy;
+  app.silent = true;
+
+  const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
+  const flow: FlowDeps & { views: Views } = {
+    config,
+    store: deps.store,
+    sealer: deps.sealer,
+    webex: deps.webex,
+    logger,
+    metrics,
+    limiter: new RateLimiter(deps.store, metrics),
+    now: deps.now ?? Date.now,
+    views,
+  };
+  const waiters = deps.waiters ?? new HandoffWaiters({ store: deps.store });
+
+  app.use(requestLog({ logger, metrics }));
+  for (const mw of securityHeaders(config)) app.use(mw);
+  app.use(errorHandler({ logger, views, metrics }));
+  app.use(staticFiles(path.join(__dirname, 'public')));
+  app.use(
+    bodyParser({
+      enableTypes: ['form'],
+      formLimit: `${config.bodyLimitBytes}b`,
+      // Bodies of other types are left unread and refused by the routes with a clear message.
+      onerror: (err, ctx) => {
+        ctx.throw(err);
+      },
+    }),
+  );
+
+  const routers = [
+    healthRouter({ store: deps.store, metrics }),
+    metadataRouter(config),
+    pagesRouter(flow),
+    oauthRouter(flow),
+    deviceRouter(flow),
+    tokenRouter({ ...flow, waiters }),
+  ];
+  if (deps.sandbox) routers.push(deps.sandbox.router((view, locals) => views.render(view, locals)));
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+
+  app.on('error', (err: Error) => {
+    logger.error({ err: { type: err.name, message: err.message } }, 'unhandled app error');
+  });
+  return app;
+}

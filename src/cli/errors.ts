@@ -1,0 +1,48 @@
+/**
+ * Exit codes of `webex-token` and the error that carries one. Every failure the CLI reports
+ * is a CliError: one line for humans on stderr, and a code a script can branch on.
+ */
+
+export const EXIT = {
+  ok: 0,
+  /** Bad arguments or configuration (including a scope or client the server refuses). */
+  usage: 2,
+  /** The admin declined, or the server refused the handoff (e.g. org not allowed). */
+  denied: 3,
+  /** The code expired, `--timeout` passed, or the refresh token is no longer valid. */
+  expired: 4,
+  /** Server unreachable, not a webex-scoped-tokens server, or it answered something unusable. */
+  server: 5,
+  /** Interrupted by Ctrl-C (SIGINT). */
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class CliError extends Error {
+  override name = 'CliError';
+  readonly exitCode: ExitCode;
+  /** Print the usage text after the message (argument errors only). */
+  readonly showUsage: boolean;
+
+  constructor(exitCode: ExitCode, message: string, opts: { showUsage?: boolean } = {}) {
+    super(message);
+    this.exitCode = exitCode;
+    this.showUsage = opts.showUsage ?? false;
+  }
+}
+
+export class UsageError extends CliError {
+  override name = 'UsageError';
+  constructor(message: string, opts: { showUsage?: boolean } = {}) {
+    super(EXIT.usage, message, { showUsage: opts.showUsage ?? true });
+  }
+}
+
+/** Thrown when the run's abort signal fires (Ctrl-C); the caller prints a message, exit 130. */
+export class Interrupted extends CliError {
+  override name = 'Interrupted';
+  constructor() {
+    super(EXIT.interrupted, 'interrupted');
+  }
+}

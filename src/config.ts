@@ -1,0 +1,576 @@
+/**
+ * The configuration contract: one convict schema, validated once at startup.
+ * This is the only module that reads the environment (callers pass `process.env` in).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import convict from 'convict';
+import { parseScopeList } from './webex/scopes';
+
+type Validator = (value: unknown) => void;
+
+const isUrl =
+  (allowEmpty: boolean): Validator =>
+  (value) => {
+    if (allowEmpty && value === '') return;
+    if (typeof value !== 'string') throw new Error('must be an http(s) URL');
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new Error('must be an absolute http(s) URL, e.g. https://tokens.example.com');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new Error('must use http or https');
+    }
+  };
+
+const isPositiveInt =
+  (max: number): Validator =>
+  (value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new Error(`must be a whole number between 1 and ${max}`);
+    }
+  };
+
+/** Base64 key list: the first key encrypts, every key decrypts (rotation). */
+const isKeyList: Validator = (value) => {
+  if (value === '') return;
+  if (typeof value !== 'string') throw new Error('must be base64 keys separated by commas');
+  for (const part of value.split(',')) {
+    const trimmed = part.trim();
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
+      throw new Error('must be base64-encoded 32-byte keys separated by commas (malformed base64)');
+    }
+    if (Buffer.from(trimmed, 'base64').length !== 32) {
+      throw new Error(
+        'each key must decode to exactly 32 bytes; generate one with: openssl rand -base64 32',
+      );
+    }
+  }
+};
+
+const isString: Validator = (value) => {
+  if (typeof value !== 'string') throw new Error('must be a string');
+};
+
+const isRedisUrl: Validator = (value) => {
+  if (value === '') return;
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
+    throw new Error('must be a redis:// or rediss:// URL');
+  }
+  try {
+    new URL(value);
+  } catch {
+    throw new Error('must be a valid redis:// or rediss:// URL');
+  }
+};
+
+export interface DeviceClientConfig {
+  id: string;
+  name: string;
+  description?: string;
+  secret?: string;
+  scopes?: string[];
+}
+
+const isClientList: Validator = (value) => {
+  const list: unknown = typeof value === 'string' ? safeJson(value) : value;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new Error('must be a non-empty JSON array of {"id","name",...} objects');
+  }
+  const seen = new Set<string>();
+  for (const item of list) {
+    if (typeof item !== 'object' || item === null) throw new Error('each client must be an object');
+    const c = item as Record<string, unknown>;
+    if (typeof c.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(c.id)) {
+      throw new Error('each client needs an "id" of 1-64 letters, digits, ".", "_" or "-"');
+    }
+    if (seen.has(c.id)) throw new Error(`client id "${c.id}" is listed twice`);
+    seen.add(c.id);
+    if (typeof c.name !== 'string' || c.name.length === 0 || c.name.length > 100) {
+      throw new Error(`client "${c.id}" needs a "name" of 1-100 characters`);
+    }
+    if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 16)) {
+      throw new Error(`client "${c.id}": "secret" must be a string of at least 16 characters`);
+    }
+    if (c.description !== undefined && typeof c.description !== 'string') {
+      throw new Error(`client "${c.id}": "description" must be a string`);
+    }
+    if (
+      c.scopes !== undefined &&
+      (!Array.isArray(c.scopes) || c.scopes.some((s) => typeof s !== 'string'))
+    ) {
+      throw new Error(`client "${c.id}": "scopes" must be an array of scope strings`);
+    }
+  }
+};
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The schema. Every key: doc, format, default, env; secrets are `sensitive`. */
+export const configSchema = {
+  env: {
+    doc: 'Runtime environment. "production" turns on the strict startup checks.',
+    format: ['production', 'development', 'test'],
+    default: 'development',
+    env: 'NODE_ENV',
+  },
+  port: {
+    doc: 'TCP port the HTTP server listens on.',
+    format: 'port',
+    default: 8080,
+    env: 'PORT',
+  },
+  host: {
+    doc: 'Address the HTTP server binds to.',
+    format: isString,
+    default: '0.0.0.0',
+    env: 'HOST',
+  },
+  publicUrl: {
+    doc: 'External base URL of the service as browsers see it (default http://localhost:$PORT).',
+    format: isUrl(true),
+    default: '',
+    env: 'PUBLIC_URL',
+  },
+  allowHttpPublicUrl: {
+    doc: 'Allow an http: PUBLIC_URL when NODE_ENV=production (only behind a trusted TLS hop).',
+    format: Boolean,
+    default: false,
+    env: 'ALLOW_HTTP_PUBLIC_URL',
+  },
+  redirectUri: {
+    doc: 'OAuth redirect URI registered with the Webex integration (default $PUBLIC_URL/oauth).',
+    format: isUrl(true),
+    default: '',
+    env: 'REDIRECT_URI',
+  },
+  clientId: {
+    doc: 'Client ID of the Webex integration.',
+    format: isString,
+    default: '',
+    env: 'CLIENT_ID',
+  },
+  clientSecret: {
+    doc: 'Client secret of the Webex integration.',
+    format: isString,
+    default: '',
+    env: 'CLIENT_SECRET',
+    sensitive: true,
+  },
+  scopesMode: {
+    doc: 'dynamic: the admin picks scopes from the catalog; static: always the SCOPES list.',
+    format: ['dynamic', 'static'],
+    default: 'dynamic',
+    env: 'SCOPES_MODE',
+  },
+  scopes: {
+    doc: 'Space-separated scopes requested in static mode.',
+    format: isString,
+    default: '',
+    env: 'SCOPES',
+  },
+  allowedScopes: {
+    doc: 'Space-separated scopes dynamic mode offers (default: the whole built-in catalog).',
+    format: isString,
+    default: '',
+    env: 'ALLOWED_SCOPES',
+  },
+  webexAuthorizeUrl: {
+    doc: 'Webex authorize endpoint (default https://webexapis.com/v1/authorize; sandbox: built in).',
+    format: isUrl(true),
+    default: '',
+    env: 'WEBEX_AUTHORIZE_URL',
+  },
+  webexTokenUrl: {
+    doc: 'Webex token endpoint (default https://webexapis.com/v1/access_token; sandbox: built in).',
+    format: isUrl(true),
+    default: '',
+    env: 'WEBEX_TOKEN_URL',
+  },
+  webexApiUrl: {
+    doc: 'Webex REST API base; people/me lives under it (default https://webexapis.com/v1).',
+    format: isUrl(true),
+    default: '',
+    env: 'WEBEX_API_URL',
+  },
+  webexTimeoutMs: {
+    doc: 'Timeout in milliseconds for every call to Webex.',
+    format: isPositiveInt(120_000),
+    default: 10_000,
+    env: 'WEBEX_TIMEOUT_MS',
+  },
+  sandbox: {
+    doc: 'Serve a simulated Webex under /sandbox and use it instead of webexapis.com (demo only).',
+    format: Boolean,
+    default: false,
+    env: 'SANDBOX',
+  },
+  redisUrl: {
+    doc: 'Redis connection URL. Unset: an in-memory store for one local process (with a warning).',
+    format: isRedisUrl,
+    default: '',
+    env: 'REDIS_URL',
+    sensitive: true,
+  },
+  redisPrefix: {
+    doc: 'Prefix for every Redis key this service writes.',
+    format: isString,
+    default: 'wst:',
+    env: 'REDIS_PREFIX',
+  },
+  redisCommandTimeoutMs: {
+    doc: 'Timeout in milliseconds for one Redis command; past it the request answers 503.',
+    format: isPositiveInt(60_000),
+    default: 1000,
+    env: 'REDIS_COMMAND_TIMEOUT_MS',
+  },
+  tokenEncryptionKey: {
+    doc: 'Comma-separated base64 32-byte AES keys; the first encrypts, all decrypt. Required with Redis.',
+    format: isKeyList,
+    default: '',
+    env: 'TOKEN_ENCRYPTION_KEY',
+    sensitive: true,
+  },
+  trustProxy: {
+    doc: 'Trust X-Forwarded-For/-Proto from the hop in front (set true behind an ingress).',
+    format: Boolean,
+    default: false,
+    env: 'TRUST_PROXY',
+  },
+  allowedOrgIds: {
+    doc: 'Space- or comma-separated Webex org IDs allowed to sign in (empty: any org).',
+    format: isString,
+    default: '',
+    env: 'ALLOWED_ORG_IDS',
+  },
+  logLevel: {
+    doc: 'Log level.',
+    format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    env: 'LOG_LEVEL',
+  },
+  flowTtlSeconds: {
+    doc: 'Seconds a browser sign-in (state and PKCE verifier) stays valid.',
+    format: isPositiveInt(3600),
+    default: 600,
+    env: 'FLOW_TTL_SECONDS',
+  },
+  deviceCodeTtlSeconds: {
+    doc: 'Seconds a script handoff (device_code / user_code) stays valid (expires_in).',
+    format: isPositiveInt(3600),
+    default: 600,
+    env: 'DEVICE_CODE_TTL_SECONDS',
+  },
+  devicePollIntervalSeconds: {
+    doc: 'Minimum seconds between two polls of the token endpoint (interval).',
+    format: isPositiveInt(60),
+    default: 5,
+    env: 'DEVICE_POLL_INTERVAL_SECONDS',
+  },
+  deviceMaxWaitSeconds: {
+    doc: 'Longest a poll may wait for the result when the client sends wait=N.',
+    format: isPositiveInt(60),
+    default: 30,
+    env: 'DEVICE_MAX_WAIT_SECONDS',
+  },
+  deviceClients: {
+    doc: 'JSON array of script clients: [{"id","name","description"?,"secret"?,"scopes"?}].',
+    format: isClientList,
+    default: '[{"id":"cli","name":"webex-token CLI","description":"The bundled webex-token command"}]',
+    env: 'DEVICE_CLIENTS',
+    sensitive: true,
+  },
+  rateLimitWindowSeconds: {
+    doc: 'Length of one rate-limit window in seconds.',
+    format: isPositiveInt(3600),
+    default: 60,
+    env: 'RATE_LIMIT_WINDOW_SECONDS',
+  },
+  rateLimitDeviceAuthorizations: {
+    doc: 'Handoff requests allowed per source address per window.',
+    format: isPositiveInt(100_000),
+    default: 30,
+    env: 'RATE_LIMIT_DEVICE_AUTHORIZATIONS',
+  },
+  rateLimitUserCodeFailures: {
+    doc: 'Wrong user-code entries allowed per address and per browser per window.',
+    format: isPositiveInt(1000),
+    default: 10,
+    env: 'RATE_LIMIT_USER_CODE_FAILURES',
+  },
+  rateLimitStarts: {
+    doc: 'Browser sign-ins (/start) allowed per source address per window.',
+    format: isPositiveInt(100_000),
+    default: 60,
+    env: 'RATE_LIMIT_STARTS',
+  },
+  bodyLimitBytes: {
+    doc: 'Largest accepted request body in bytes.',
+    format: isPositiveInt(1_048_576),
+    default: 16_384,
+    env: 'BODY_LIMIT_BYTES',
+  },
+  shutdownGraceSeconds: {
+    doc: 'Seconds in-flight requests get to finish after SIGTERM.',
+    format: isPositiveInt(600),
+    default: 25,
+    env: 'SHUTDOWN_GRACE_SECONDS',
+  },
+  configFile: {
+    doc: 'Comma-separated JSON config files (relative paths resolve under config/).',
+    format: isString,
+    default: '',
+    env: 'CONFIG_FILE',
+  },
+} as const;
+
+export type ConfigKey = keyof typeof configSchema;
+
+/** Env variable names the schema knows, e.g. for the Helm chart test. */
+export const configEnvNames: readonly string[] = Object.values(configSchema).map((k) => k.env);
+
+/** The resolved configuration the rest of the app receives. */
+export interface AppConfig {
+  env: 'production' | 'development' | 'test';
+  port: number;
+  host: string;
+  publicUrl: string;
+  /** True when PUBLIC_URL is https: Secure/__Host- cookies and HSTS. */
+  secure: boolean;
+  redirectUri: string;
+  clientId: string;
+  clientSecret: string;
+  scopesMode: 'dynamic' | 'static';
+  staticScopes: string[];
+  allowedScopes: string[];
+  webex: { authorizeUrl: string; tokenUrl: string; apiUrl: string; timeoutMs: number };
+  sandbox: boolean;
+  redis: { url: string; prefix: string; commandTimeoutMs: number } | null;
+  encryptionKeys: Buffer[];
+  trustProxy: boolean;
+  allowedOrgIds: string[];
+  logLevel: string;
+  flowTtlSeconds: number;
+  device: {
+    ttlSeconds: number;
+    intervalSeconds: number;
+    maxWaitSeconds: number;
+    clients: DeviceClientConfig[];
+  };
+  rateLimit: {
+    windowSeconds: number;
+    deviceAuthorizations: number;
+    userCodeFailures: number;
+    starts: number;
+  };
+  bodyLimitBytes: number;
+  shutdownGraceSeconds: number;
+}
+
+/** Thrown for any configuration problem; the message is one line for the operator. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const SANDBOX_CLIENT_ID = 'sandbox-client-id';
+const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret-not-for-production';
+
+export interface LoadConfigOptions {
+  /** Directory holding CONFIG_FILE entries; default `<project>/config`. */
+  configDir?: string;
+}
+
+/**
+ * Validate the environment against the schema and resolve derived values.
+ * Throws ConfigError with one line naming the env variable and what is expected.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  options: LoadConfigOptions = {},
+): AppConfig {
+  const cleanEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) cleanEnv[k] = v;
+
+  const conf = convict(configSchema as unknown as convict.Schema<Record<string, unknown>>, {
+    env: cleanEnv,
+    args: [],
+  });
+
+  const configFile = String(conf.get('configFile' as never) ?? '');
+  if (configFile) {
+    const dir = options.configDir ?? path.resolve(__dirname, '..', 'config');
+    const files = configFile.split(',').map((f) => path.resolve(dir, f.trim()));
+    for (const file of files) {
+      if (!fs.existsSync(file)) {
+        throw new ConfigError(`CONFIG_FILE: ${file} does not exist`);
+      }
+    }
+    try {
+      conf.loadFile(files);
+    } catch (err) {
+      throw new ConfigError(`CONFIG_FILE: could not read it as JSON (${(err as Error).message})`);
+    }
+  }
+
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new ConfigError(describeValidationError((err as Error).message));
+  }
+
+  const get = <K extends ConfigKey>(key: K): unknown => conf.get(key as never);
+  return resolve(get);
+}
+
+function describeValidationError(message: string): string {
+  const first = message.split('\n')[0] ?? message;
+  const match = /^([A-Za-z]+): (.*)$/.exec(first);
+  if (!match) return `Invalid configuration: ${first}`;
+  const key = match[1] as string;
+  const spec = (configSchema as Record<string, { env: string; sensitive?: boolean }>)[key];
+  if (!spec) return `Invalid configuration file: unknown setting "${key}"`;
+  let detail = match[2] ?? '';
+  if (spec.sensitive) detail = detail.replace(/: value was .*$/, '');
+  return `Invalid configuration: ${spec.env} ${detail}`;
+}
+
+function words(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((w) => w.trim())
+    .filter(Boolean);
+}
+
+function resolve(get: (key: ConfigKey) => unknown): AppConfig {
+  const envName = get('env') as AppConfig['env'];
+  const port = get('port') as number;
+  const sandbox = get('sandbox') as boolean;
+  const production = envName === 'production';
+
+  const publicUrl = ((get('publicUrl') as string) || `http://localhost:${port}`).replace(/\/+$/, '');
+  const secure = publicUrl.startsWith('https:');
+  if (production && !secure && !(get('allowHttpPublicUrl') as boolean)) {
+    throw new ConfigError(
+      `Invalid configuration: PUBLIC_URL must be https:// in production (got ${publicUrl}); set ALLOW_HTTP_PUBLIC_URL=true only if TLS ends at a trusted hop`,
+    );
+  }
+  const redirectUri = (get('redirectUri') as string) || `${publicUrl}/oauth`;
+
+  let clientId = get('clientId') as string;
+  let clientSecret = get('clientSecret') as string;
+  if (production && (!clientId || !clientSecret)) {
+    throw new ConfigError(
+      `Invalid configuration: ${!clientId ? 'CLIENT_ID' : 'CLIENT_SECRET'} is required in production; copy it from your integration on developer.webex.com`,
+    );
+  }
+  if (sandbox) {
+    clientId ||= SANDBOX_CLIENT_ID;
+    clientSecret ||= SANDBOX_CLIENT_SECRET;
+  }
+
+  const sandboxBase = `${publicUrl}/sandbox/v1`;
+  const webex = {
+    authorizeUrl:
+      (get('webexAuthorizeUrl') as string) ||
+      (sandbox ? `${sandboxBase}/authorize` : 'https://webexapis.com/v1/authorize'),
+    tokenUrl:
+      (get('webexTokenUrl') as string) ||
+      (sandbox ? `${sandboxBase}/access_token` : 'https://webexapis.com/v1/access_token'),
+    apiUrl: ((get('webexApiUrl') as string) || (sandbox ? sandboxBase : 'https://webexapis.com/v1'))
+      .replace(/\/+$/, ''),
+    timeoutMs: get('webexTimeoutMs') as number,
+  };
+
+  const scopesMode = get('scopesMode') as AppConfig['scopesMode'];
+  const staticScopes = parseConfiguredScopes('SCOPES', get('scopes') as string);
+  if (scopesMode === 'static' && staticScopes.length === 0) {
+    throw new ConfigError(
+      'Invalid configuration: SCOPES must list at least one scope when SCOPES_MODE=static',
+    );
+  }
+  const allowedScopes = parseConfiguredScopes('ALLOWED_SCOPES', get('allowedScopes') as string, {
+    defaultToCatalog: true,
+  });
+
+  const redisUrl = get('redisUrl') as string;
+  const encryptionKeys = words(get('tokenEncryptionKey') as string).map((k) =>
+    Buffer.from(k, 'base64'),
+  );
+  if (redisUrl && encryptionKeys.length === 0) {
+    throw new ConfigError(
+      'Invalid configuration: TOKEN_ENCRYPTION_KEY is required with REDIS_URL; generate one with: openssl rand -base64 32',
+    );
+  }
+
+  const rawClients = get('deviceClients');
+  const clients = (
+    typeof rawClients === 'string' ? JSON.parse(rawClients) : rawClients
+  ) as DeviceClientConfig[];
+  for (const client of clients) {
+    if (client.scopes) parseConfiguredScopes(`DEVICE_CLIENTS (${client.id})`, client.scopes.join(' '));
+  }
+
+  return {
+    env: envName,
+    port,
+    host: get('host') as string,
+    publicUrl,
+    secure,
+    redirectUri,
+    clientId,
+    clientSecret,
+    scopesMode,
+    staticScopes,
+    allowedScopes,
+    webex,
+    sandbox,
+    redis: redisUrl
+      ? {
+          url: redisUrl,
+          prefix: get('redisPrefix') as string,
+          commandTimeoutMs: get('redisCommandTimeoutMs') as number,
+        }
+      : null,
+    encryptionKeys,
+    trustProxy: get('trustProxy') as boolean,
+    allowedOrgIds: words(get('allowedOrgIds') as string),
+    logLevel: get('logLevel') as string,
+    flowTtlSeconds: get('flowTtlSeconds') as number,
+    device: {
+      ttlSeconds: get('deviceCodeTtlSeconds') as number,
+      intervalSeconds: get('devicePollIntervalSeconds') as number,
+      maxWaitSeconds: get('deviceMaxWaitSeconds') as number,
+      clients,
+    },
+    rateLimit: {
+      windowSeconds: get('rateLimitWindowSeconds') as number,
+      deviceAuthorizations: get('rateLimitDeviceAuthorizations') as number,
+      userCodeFailures: get('rateLimitUserCodeFailures') as number,
+      starts: get('rateLimitStarts') as number,
+    },
+    bodyLimitBytes: get('bodyLimitBytes') as number,
+    shutdownGraceSeconds: get('shutdownGraceSeconds') as number,
+  };
+}
+
+function parseConfiguredScopes(
+  envName: string,
+  value: string,
+  opts: { defaultToCatalog?: boolean } = {},
+): string[] {
+  const result = parseScopeList(value, { defaultToCatalog: opts.defaultToCatalog ?? false });
+  if (result.unknown.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration: ${envName} has entries that are not usable Webex scopes (expected prefix:name, never spark:all): ${result.unknown.join(' ')}`,
+    );
+  }
+  return result.scopes;
+}

@@ -1,0 +1,111 @@
+/**
+ * One error family for the whole service. Each error carries the HTTP status, a stable
+ * machine code (an RFC 6749/8628 `error` value where one applies), whether its message may
+ * be shown, and what the reader should do next. The error handler renders it as HTML or JSON.
+ */
+
+export interface HttpErrorOptions {
+  /** Heading on the error page. */
+  title?: string;
+  /** What to do next, one or two sentences. */
+  hint?: string;
+  /** Extra lines to list (e.g. refused scopes with reasons). Never attacker text verbatim. */
+  details?: string[];
+  /** Whether the message may be shown to the client; false hides it behind a generic text. */
+  expose?: boolean;
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly status: number;
+  readonly code: string;
+  readonly title: string;
+  readonly hint: string | undefined;
+  readonly details: string[];
+  readonly expose: boolean;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, code: string, message: string, opts: HttpErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.status = status;
+    this.code = code;
+    this.title = opts.title ?? defaultTitle(status);
+    this.hint = opts.hint;
+    this.details = opts.details ?? [];
+    this.expose = opts.expose ?? status < 500;
+    this.headers = opts.headers ?? {};
+  }
+}
+
+/**
+ * An error whose JSON form is exactly RFC 6749 §5.2: `{error, error_description}`.
+ * Token and device-authorization endpoints throw these.
+ */
+export class OAuthError extends HttpError {
+  override name = 'OAuthError';
+}
+
+function defaultTitle(status: number): string {
+  if (status === 404) return 'Page not found';
+  if (status === 429) return 'Too many attempts';
+  if (status >= 500) return 'Something went wrong on our side';
+  return 'That request could not be completed';
+}
+
+/** Signals that the store (Redis) could not be reached; answered as 503. */
+export class StoreUnavailableError extends HttpError {
+  override name = 'StoreUnavailableError';
+  constructor(cause?: unknown) {
+    super(
+      503,
+      'temporarily_unavailable',
+      'The service cannot reach its session store right now, so it cannot start or finish a sign-in.',
+      {
+        title: 'Temporarily unavailable',
+        hint: 'Nothing was lost on your side. Wait a few seconds and try again; if it persists, tell the operators that Redis is unreachable.',
+        expose: true,
+        headers: { 'Retry-After': '5' },
+        cause,
+      },
+    );
+  }
+}
+
+/** Signals a failed or malformed call to Webex. */
+export class UpstreamError extends HttpError {
+  override name = 'UpstreamError';
+  constructor(
+    readonly endpoint: string,
+    readonly reason: 'timeout' | 'unreachable' | 'http_error' | 'bad_response',
+    cause?: unknown,
+  ) {
+    const what: Record<typeof reason, string> = {
+      timeout: 'Webex did not answer in time.',
+      unreachable: 'Webex could not be reached.',
+      http_error: 'Webex answered with a server error.',
+      bad_response: 'Webex sent an answer this service could not understand.',
+    };
+    super(reason === 'timeout' ? 504 : 502, 'temporarily_unavailable', what[reason], {
+      title: 'Webex did not complete the sign-in',
+      hint: 'This is usually temporary. Start again in a minute; check https://status.webex.com if it keeps happening.',
+      expose: true,
+      cause,
+    });
+  }
+}
+
+export function tooManyRequests(retryAfterSeconds: number, what: string): HttpError {
+  return new HttpError(429, 'rate_limited', `Too many ${what} from your address or browser.`, {
+    title: 'Too many attempts',
+    hint: `Wait ${retryAfterSeconds} seconds before trying again.`,
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+}
+
+export function notFound(): HttpError {
+  return new HttpError(404, 'not_found', 'There is no page at this address.', {
+    hint: 'Start again from the home page.',
+  });
+}

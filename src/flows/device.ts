@@ -1,0 +1,409 @@
+/**
+ * RFC 8628 device authorization, brokered over Webex: the state machine of a script handoff.
+ * pending → approved (tokens sealed in the store) → delivered once, or pending → denied,
+ * or expired. No Koa in here.
+ */
+import { formatUserCode, generateUserCode, hashSecret, normalizeUserCode, randomToken, safeEqual } from '../crypto';
+import type { DeviceClientConfig } from '../config';
+import { HttpError, OAuthError } from '../errors';
+import { checkRequestedScopes } from '../webex/scopes';
+import type { WebexPerson, WebexTokens } from '../webex/client';
+import type { FlowDeps } from './context';
+import type { RateLimitRule } from './rate-limit';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** How long a resolved or expired handoff is remembered, so late polls get a precise answer. */
+const TOMBSTONE_MS = 10 * 60 * 1000;
+const HANDOFF_CHANNEL = 'handoff';
+
+export interface HandoffRecord {
+  clientId: string;
+  clientName: string;
+  scopes: string[];
+  requester: { address: string; userAgent: string };
+  createdAt: number;
+  expiresAt: number;
+  status: 'pending' | 'approved' | 'denied';
+  denyReason?: 'declined' | 'access_denied' | 'invalid_scope' | 'org_not_allowed';
+  approver?: { email: string | null; orgId: string | null };
+  /** Store key of the user-code index, to forget it on delivery. */
+  userCodeKey: string;
+}
+
+export interface DeviceAuthorizationResponse {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+const handoffKey = (h: string) => `handoff:${h}`;
+const resultKey = (h: string) => `result:${h}`;
+const pollKey = (h: string) => `poll:${h}`;
+const slowKey = (h: string) => `slow:${h}`;
+const userCodeKey = (code: string) => `ucode:${hashSecret(code)}`;
+
+export interface ClientCredentials {
+  clientId?: string;
+  clientSecret?: string;
+  /** True when the request carried credentials (Basic header or client_secret). */
+  authenticated: boolean;
+}
+
+/** RFC 6749 §2.3: find the client, and make confidential clients prove who they are. */
+export function authenticateClient(deps: FlowDeps, creds: ClientCredentials): DeviceClientConfig {
+  const client = creds.clientId ? deps.config.device.clients.find((c) => c.id === creds.clientId) : undefined;
+  const unknown = () =>
+    new OAuthError(creds.authenticated ? 401 : 400, 'invalid_client', creds.clientId
+      ? `Unknown client_id "${creds.clientId.slice(0, 64).replace(/[^\w.-]/g, '?')}". Ask the operators which client id to use (the bundled CLI uses "cli").`
+      : 'client_id is required.', {
+      headers: creds.authenticated ? { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' } : {},
+    });
+  if (!client) throw unknown();
+  if (client.secret) {
+    if (!creds.clientSecret || !safeEqual(creds.clientSecret, client.secret)) {
+      throw new OAuthError(401, 'invalid_client', `Client "${client.id}" is confidential: authenticate with its client secret (HTTP Basic or client_secret).`, {
+        headers: { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' },
+      });
+    }
+  }
+  return client;
+}
+
+/** Which scopes a handoff may get: static mode grants exactly SCOPES; dynamic checks the lists. */
+export function resolveHandoffScopes(deps: FlowDeps, client: DeviceClientConfig, requested: string): string[] {
+  const { config } = deps;
+  if (config.scopesMode === 'static') {
+    const check = checkRequestedScopes(requested, config.staticScopes);
+    if (check.problems.length > 0) throw invalidScope(check.problems);
+    return config.staticScopes;
+  }
+  const allowed = client.scopes ? config.allowedScopes.filter((s) => client.scopes!.includes(s)) : config.allowedScopes;
+  const check = checkRequestedScopes(requested, allowed);
+  if (check.problems.length > 0) throw invalidScope(check.problems);
+  if (check.ok.length === 0) {
+    throw new OAuthError(400, 'invalid_scope', 'Ask for at least one scope, space-separated in the "scope" parameter (see scopes_supported in the server metadata).');
+  }
+  return check.ok;
+}
+
+function invalidScope(problems: { scope: string; reason: string }[]): OAuthError {
+  const text = problems.slice(0, 10).map((p) => `${p.scope.slice(0, 80)} ${p.reason}`).join('; ');
+  return new OAuthError(400, 'invalid_scope', `Refused scopes: ${text}.`);
+}
+
+export interface HandoffRequest {
+  client: DeviceClientConfig;
+  scopes: string[];
+  address: string;
+  userAgent: string;
+}
+
+/** RFC 8628 §3.1-3.2: create a pending handoff. */
+export async function createHandoff(deps: FlowDeps, req: HandoffRequest): Promise<DeviceAuthorizationResponse> {
+  const { config, store, now } = deps;
+  const ttlMs = config.device.ttlSeconds * 1000;
+  const deviceCode = randomToken(32);
+  const h = hashSecret(deviceCode);
+
+  let userCode = '';
+  let ucKey = '';
+  for (let attempt = 0; ; attempt++) {
+    userCode = generateUserCode();
+    ucKey = userCodeKey(userCode);
+    if (await store.setIfAbsent(ucKey, h, ttlMs)) break;
+    if (attempt >= 5) throw new HttpError(503, 'temporarily_unavailable', 'Could not allocate a user code; try again.');
+  }
+
+  const createdAt = now();
+  const record: HandoffRecord = {
+    clientId: req.client.id,
+    clientName: req.client.name,
+    scopes: req.scopes,
+    requester: { address: req.address, userAgent: req.userAgent.slice(0, 200) },
+    createdAt,
+    expiresAt: createdAt + ttlMs,
+    status: 'pending',
+    userCodeKey: ucKey,
+  };
+  await store.set(handoffKey(h), JSON.stringify(record), ttlMs + TOMBSTONE_MS);
+  deps.metrics.handoffs.inc({ event: 'requested' });
+  deps.logger.info({ event: 'handoff_requested', client: req.client.id, scopes: req.scopes, address: req.address }, 'script handoff requested');
+
+  const verificationUri = `${config.publicUrl}/device`;
+  const display = formatUserCode(userCode);
+  return {
+    device_code: deviceCode,
+    user_code: display,
+    verification_uri: verificationUri,
+    verification_uri_complete: `${verificationUri}?user_code=${display}`,
+    expires_in: config.device.ttlSeconds,
+    interval: config.device.intervalSeconds,
+  };
+}
+
+export interface PendingHandoff {
+  handoff: string;
+  record: HandoffRecord;
+}
+
+export const userCodeRule = (deps: FlowDeps): RateLimitRule => ({
+  name: 'user_code',
+  limit: deps.config.rateLimit.userCodeFailures,
+  windowSeconds: deps.config.rateLimit.windowSeconds,
+  what: 'wrong codes',
+});
+
+/**
+ * Find the pending handoff a person's typed code names. Wrong, expired and used codes all
+ * give the same answer (null), and each counts against the address and the browser.
+ */
+export async function findPendingHandoff(deps: FlowDeps, typed: string, who: { address: string; browserId: string }): Promise<PendingHandoff | null> {
+  const ids = [`ip:${who.address}`, `browser:${who.browserId}`];
+  const rule = userCodeRule(deps);
+  await deps.limiter.ensureUnder(rule, ids);
+  const code = normalizeUserCode(typed);
+  const found = code ? await lookupPending(deps, userCodeKey(code)) : null;
+  if (!found) await deps.limiter.fail(rule, ids);
+  return found;
+}
+
+async function lookupPending(deps: FlowDeps, ucKey: string): Promise<PendingHandoff | null> {
+  const h = await deps.store.get(ucKey);
+  if (!h) return null;
+  const raw = await deps.store.get(handoffKey(h));
+  if (!raw) return null;
+  const record = JSON.parse(raw) as HandoffRecord;
+  if (record.status !== 'pending' || record.expiresAt <= deps.now()) return null;
+  return { handoff: h, record };
+}
+
+/** Re-read a handoff by its hash, when the admin posts Approve or Deny. */
+export async function getPendingHandoff(deps: FlowDeps, h: string): Promise<PendingHandoff | null> {
+  const raw = await deps.store.get(handoffKey(h));
+  if (!raw) return null;
+  const record = JSON.parse(raw) as HandoffRecord;
+  if (record.status !== 'pending' || record.expiresAt <= deps.now()) return null;
+  return { handoff: h, record };
+}
+
+async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Promise<void> {
+  const ttl = Math.max(1, record.expiresAt - deps.now()) + TOMBSTONE_MS;
+  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl);
+}
+
+/** Deny a pending handoff and wake its pollers. */
+export async function denyHandoff(deps: FlowDeps, pending: PendingHandoff, reason: NonNullable<HandoffRecord['denyReason']>, by?: WebexPerson | null): Promise<void> {
+  const record: HandoffRecord = {
+    ...pending.record,
+    status: 'denied',
+    denyReason: reason,
+    ...(by ? { approver: { email: by.emails?.[0] ?? null, orgId: by.orgId ?? null } } : {}),
+  };
+  await saveRecord(deps, pending.handoff, record);
+  await deps.store.delete(record.userCodeKey);
+  deps.metrics.handoffs.inc({ event: 'denied' });
+  deps.logger.info({ event: 'handoff_denied', client: record.clientId, reason, by: record.approver?.email ?? null, orgId: record.approver?.orgId ?? null }, 'script handoff denied');
+  await notify(deps, pending.handoff);
+}
+
+/** Seal the tokens for the script, mark the handoff approved and wake its pollers. */
+export async function approveHandoff(deps: FlowDeps, pending: PendingHandoff, tokens: WebexTokens, by: WebexPerson | null): Promise<void> {
+  const remaining = pending.record.expiresAt - deps.now();
+  if (remaining <= 0) {
+    throw new HttpError(410, 'expired_token', 'The script\'s request expired while you were signing in, so the tokens were discarded.', {
+      title: 'Request expired',
+      hint: 'Ask the script to start a new request, then approve it within its time limit.',
+    });
+  }
+  // The result first, then the status: a poller that sees "approved" always finds the tokens.
+  await deps.store.set(resultKey(pending.handoff), deps.sealer.seal(JSON.stringify(tokens), resultKey(pending.handoff)), remaining);
+  const record: HandoffRecord = {
+    ...pending.record,
+    status: 'approved',
+    approver: { email: by?.emails?.[0] ?? null, orgId: by?.orgId ?? null },
+  };
+  await saveRecord(deps, pending.handoff, record);
+  await deps.store.delete(record.userCodeKey);
+  deps.metrics.handoffs.inc({ event: 'approved' });
+  deps.logger.info({ event: 'handoff_approved', client: record.clientId, by: record.approver?.email ?? null, orgId: record.approver?.orgId ?? null, scopes: record.scopes }, 'script handoff approved');
+  await notify(deps, pending.handoff);
+}
+
+async function notify(deps: FlowDeps, h: string): Promise<void> {
+  // Pollers fall back to their next poll if the wake-up is lost, so a failed publish is not fatal.
+  await deps.store.publish(HANDOFF_CHANNEL, h).catch((err: unknown) => {
+    deps.logger.warn({ event: 'publish_failed', reason: (err as Error).message }, 'could not wake waiting pollers');
+  });
+}
+
+/**
+ * Lets waiting polls sleep until their handoff changes. One store subscription per process,
+ * however many polls wait; approvals on any replica wake them.
+ */
+export class HandoffWaiters {
+  private readonly waiting = new Map<string, Set<() => void>>();
+  private subscription: Promise<unknown> | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: Pick<FlowDeps, 'store'>) {}
+
+  private ensureSubscribed(): Promise<unknown> {
+    this.subscription ??= this.deps.store
+      .subscribe(HANDOFF_CHANNEL, (h) => this.wake(h))
+      .catch((err: unknown) => {
+        this.subscription = undefined;
+        throw err;
+      });
+    return this.subscription;
+  }
+
+  private wake(h: string): void {
+    const set = this.waiting.get(h);
+    if (!set) return;
+    this.waiting.delete(h);
+    for (const fn of set) fn();
+  }
+
+  /** Resolve after a change to `h`, after `ms`, or at shutdown, whichever comes first. */
+  async register(h: string): Promise<{ wait: (ms: number) => Promise<void>; cancel: () => void }> {
+    await this.ensureSubscribed();
+    let done: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => (done = resolve));
+    const set = this.waiting.get(h) ?? new Set();
+    set.add(done);
+    this.waiting.set(h, set);
+    const cancel = () => {
+      const s = this.waiting.get(h);
+      s?.delete(done);
+      if (s && s.size === 0) this.waiting.delete(h);
+      done();
+    };
+    return {
+      wait: (ms: number) => {
+        if (this.closed) return Promise.resolve();
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+        return Promise.race([woken, timeout]).finally(() => {
+          clearTimeout(timer);
+          cancel();
+        });
+      },
+      cancel,
+    };
+  }
+
+  /** How many polls are waiting right now. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.waiting.values()) n += s.size;
+    return n;
+  }
+
+  /** Shutdown: answer every waiting poll now. */
+  releaseAll(): void {
+    this.closed = true;
+    for (const h of [...this.waiting.keys()]) this.wake(h);
+  }
+}
+
+export interface PollInput {
+  deviceCode: string;
+  client: DeviceClientConfig;
+  /** Seconds the client is willing to wait for a result (0: plain RFC behaviour). */
+  waitSeconds: number;
+}
+
+/** RFC 8628 §3.4-3.5: one poll of the token endpoint. */
+export async function pollHandoff(deps: FlowDeps, waiters: HandoffWaiters, input: PollInput): Promise<WebexTokens> {
+  const { store, config } = deps;
+  const h = hashSecret(input.deviceCode);
+  const [raw, slow] = await store.getMany([handoffKey(h), slowKey(h)]);
+  if (raw === null || raw === undefined) throw invalidGrant();
+  let record = JSON.parse(raw) as HandoffRecord;
+  if (record.clientId !== input.client.id) throw invalidGrant();
+
+  const interval = config.device.intervalSeconds + 5 * Number(slow ?? 0);
+  // A little slack so a client that waits exactly `interval` between polls is never penalised.
+  const gateMs = Math.max(200, interval * 1000 - 250);
+  if (!(await store.setIfAbsent(pollKey(h), '1', gateMs))) {
+    const remaining = Math.max(1000, record.expiresAt - deps.now() + TOMBSTONE_MS);
+    await store.increment(slowKey(h), remaining);
+    throw new OAuthError(400, 'slow_down', `Polling too fast: wait at least ${interval + 5} seconds between polls.`);
+  }
+
+  if (record.status === 'pending' && input.waitSeconds > 0 && record.expiresAt > deps.now()) {
+    const waitMs = Math.min(input.waitSeconds * 1000, record.expiresAt - deps.now());
+    const registration = await waiters.register(h);
+    // Re-read after subscribing, so an approval between the first read and now is not missed.
+    const again = await store.get(handoffKey(h));
+    if (again === null) {
+      registration.cancel();
+      throw invalidGrant();
+    }
+    record = JSON.parse(again) as HandoffRecord;
+    if (record.status === 'pending') {
+      await registration.wait(waitMs);
+      const after = await store.get(handoffKey(h));
+      if (after === null) throw invalidGrant();
+      record = JSON.parse(after) as HandoffRecord;
+    } else {
+      registration.cancel();
+    }
+  }
+  return answer(deps, h, record);
+}
+
+async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise<WebexTokens> {
+  if (record.status === 'denied') {
+    throw new OAuthError(400, 'access_denied', denyText(record.denyReason));
+  }
+  if (record.status === 'approved') {
+    const sealed = await deps.store.take(resultKey(h));
+    if (sealed === null) throw invalidGrant();
+    const tokens = JSON.parse(deps.sealer.open(sealed, resultKey(h))) as WebexTokens;
+    await deps.store.delete(handoffKey(h), pollKey(h), slowKey(h));
+    deps.metrics.handoffs.inc({ event: 'delivered' });
+    deps.logger.info({ event: 'handoff_delivered', client: record.clientId }, 'tokens delivered to the script');
+    return tokens;
+  }
+  if (record.expiresAt <= deps.now()) {
+    deps.metrics.handoffs.inc({ event: 'expired' });
+    throw new OAuthError(400, 'expired_token', 'This request expired before an admin approved it. Start a new device authorization.');
+  }
+  throw new OAuthError(400, 'authorization_pending', 'Waiting for an admin to approve the request at the verification URI.');
+}
+
+function denyText(reason: HandoffRecord['denyReason']): string {
+  switch (reason) {
+    case 'org_not_allowed':
+      return 'The admin who approved belongs to a Webex organization this service does not serve; the tokens were discarded.';
+    case 'invalid_scope':
+      return 'The admin who signed in is not entitled to the requested scopes (typically a non-admin account asking for spark-admin scopes).';
+    case 'access_denied':
+      return 'Webex refused the sign-in: it was declined, or an org policy does not allow this integration for that account.';
+    default:
+      return 'An admin denied this request.';
+  }
+}
+
+function invalidGrant(): OAuthError {
+  return new OAuthError(400, 'invalid_grant', 'Unknown device_code, or its tokens were already delivered. Start a new device authorization.');
+}
+
+/** The shared secret for Approve/Deny forms, derived from the browser cookie. */
+export function csrfTokenFor(browserId: string): string {
+  return hashSecret(`csrf:${browserId}`);
+}
+
+export function checkCsrf(browserId: string | undefined, token: string | undefined): void {
+  if (!browserId || !token || !safeEqual(csrfTokenFor(browserId), token)) {
+    throw new HttpError(403, 'csrf', 'This form was not submitted from the page we showed you (its security token is missing or wrong).', {
+      title: 'Request not accepted',
+      hint: 'Go back to the verification page, reload it, and use its buttons. Cookies must be enabled.',
+    });
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Prometheus metrics, one registry per app instance (no global default registry), so tests
+ * can build many apps in one process. Labels carry only bounded enums, never user data.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type FlowKind = 'browser' | 'device';
+export type HandoffEvent = 'requested' | 'approved' | 'delivered' | 'expired' | 'denied';
+
+export interface Metrics {
+  registry: Registry;
+  flowsStarted: Counter<'kind'>;
+  flowsCompleted: Counter<'kind' | 'outcome'>;
+  handoffs: Counter<'event'>;
+  tokenEndpointErrors: Counter<'error'>;
+  webexLatency: Histogram<'endpoint' | 'outcome'>;
+  rateLimitRejections: Counter<'limit'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    flowsStarted: new Counter({
+      name: 'wst_flows_started_total',
+      help: 'Webex sign-ins started, by kind (browser: tokens shown; device: script handoff).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    flowsCompleted: new Counter({
+      name: 'wst_flows_completed_total',
+      help: 'Webex sign-ins finished, by kind and outcome.',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    }),
+    handoffs: new Counter({
+      name: 'wst_handoffs_total',
+      help: 'Script handoffs by lifecycle event.',
+      labelNames: ['event'],
+      registers,
+    }),
+    tokenEndpointErrors: new Counter({
+      name: 'wst_token_endpoint_errors_total',
+      help: 'Error answers of the token and device authorization endpoints, by RFC error code.',
+      labelNames: ['error'],
+      registers,
+    }),
+    webexLatency: new Histogram({
+      name: 'wst_webex_request_duration_seconds',
+      help: 'Latency of calls to Webex, by endpoint and outcome.',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    rateLimitRejections: new Counter({
+      name: 'wst_rate_limit_rejections_total',
+      help: 'Requests refused by a rate limit, by limit name.',
+      labelNames: ['limit'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'wst_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,73 @@
+import type Koa from 'koa';
+import { HttpError, OAuthError, notFound } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Views } from '../views/render';
+
+/** Paths answered as JSON whatever the Accept header says: scripts live here. */
+const MACHINE_PATH = /^\/(oauth2\/|\.well-known\/|healthz|readyz|metrics)/;
+
+/**
+ * The one place errors become responses: JSON (RFC 6749 §5.2 shape) for scripts, an
+ * explanatory page for browsers. 5xx internals are logged, never shown.
+ */
+export function errorHandler(deps: { logger: Logger; views: Views; metrics: Metrics }): Koa.Middleware {
+  return async function handleErrors(ctx, next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw notFound();
+    } catch (caught) {
+      const err = toHttpError(caught);
+      if (err.status >= 500) {
+        deps.logger.error({ err: describe(caught), path: ctx.path }, 'request failed');
+      }
+      ctx.status = err.status;
+      for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
+      ctx.set('Cache-Control', 'no-store');
+      const message = err.expose ? err.message : 'An unexpected error happened. It has been logged.';
+      const wantsJson = MACHINE_PATH.test(ctx.path) || ctx.accepts('html', 'json') === 'json';
+      if (err instanceof OAuthError && ctx.path.startsWith('/oauth2/')) {
+        deps.metrics.tokenEndpointErrors.inc({ error: err.code });
+      }
+      if (wantsJson) {
+        ctx.body = { error: err.code, error_description: message };
+      } else {
+        ctx.type = 'html';
+        ctx.body = deps.views.render('error', {
+          pageTitle: err.title,
+          title: err.title,
+          message,
+          hint: err.expose ? err.hint : 'Try again in a moment. If it keeps happening, tell the operators the time it happened.',
+          details: err.expose ? err.details : [],
+          code: err.code,
+        });
+      }
+    }
+  };
+}
+
+/** Anything thrown becomes an HttpError; unknown errors are 500 and not exposed. */
+export function toHttpError(caught: unknown): HttpError {
+  if (caught instanceof HttpError) return caught;
+  const e = caught as { status?: number; statusCode?: number; expose?: boolean; type?: string; message?: string };
+  const status = e?.status ?? e?.statusCode;
+  // Errors from koa/co-body (413 too large, 415, 400 malformed) carry a status and are safe.
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (status === 413) {
+      return new HttpError(413, 'invalid_request', 'The request body is larger than this service accepts.', { hint: 'Send only the documented parameters.' });
+    }
+    if (status === 415) {
+      return new HttpError(415, 'invalid_request', 'The request body has a content type this endpoint does not accept.', { hint: 'Send application/x-www-form-urlencoded.' });
+    }
+    return new HttpError(status, 'invalid_request', 'The request could not be read (malformed body or parameters).', { hint: 'Check the request format against the documentation.' });
+  }
+  return new HttpError(500, 'server_error', 'Internal error', { expose: false, cause: caught });
+}
+
+function describe(err: unknown): { type: string; message: string; stack?: string } {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : '';
+    return { type: err.name, message: err.message + cause, stack: err.stack };
+  }
+  return { type: typeof err, message: 'non-error thrown' };
+}

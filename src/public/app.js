@@ -1,0 +1,101 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  'use strict';
+
+  // Keep sign-in parameters out of the address bar and history once the page has loaded.
+  if (/[?&](code|state|user_code)=/.test(window.location.search) && window.history.replaceState) {
+    window.history.replaceState(null, '', window.location.pathname);
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    setupScopeForm();
+    setupCopyButtons();
+  });
+
+  function setupScopeForm() {
+    var form = document.getElementById('scope-form');
+    if (!form) return;
+    var boxes = Array.prototype.slice.call(form.querySelectorAll('input[name="scope"]'));
+    var start = document.getElementById('start');
+    var status = document.getElementById('selection-status');
+    var filter = document.getElementById('filter');
+
+    function update() {
+      var n = boxes.filter(function (b) { return b.checked; }).length;
+      start.disabled = n === 0;
+      status.textContent = n === 0 ? 'Pick at least one scope to start.' : n + (n === 1 ? ' scope selected' : ' scopes selected');
+      Array.prototype.forEach.call(form.querySelectorAll('fieldset.group'), function (fs) {
+        var inGroup = fs.querySelectorAll('input[name="scope"]');
+        var picked = fs.querySelectorAll('input[name="scope"]:checked').length;
+        fs.querySelector('.count').textContent = '(' + picked + ' of ' + inGroup.length + ')';
+        var all = fs.querySelector('[data-select-all]');
+        all.checked = picked === inGroup.length;
+        all.indeterminate = picked > 0 && picked < inGroup.length;
+      });
+    }
+
+    Array.prototype.forEach.call(form.querySelectorAll('label.select-all'), function (l) { l.hidden = false; });
+    Array.prototype.forEach.call(form.querySelectorAll('[data-select-all]'), function (all) {
+      all.addEventListener('change', function () {
+        var fs = all.closest('fieldset');
+        Array.prototype.forEach.call(fs.querySelectorAll('li.scope'), function (li) {
+          if (!li.hidden) li.querySelector('input').checked = all.checked;
+        });
+        update();
+      });
+    });
+    boxes.forEach(function (b) { b.addEventListener('change', update); });
+
+    if (filter) {
+      filter.parentElement.hidden = false;
+      filter.addEventListener('input', function () {
+        var q = filter.value.trim().toLowerCase();
+        Array.prototype.forEach.call(form.querySelectorAll('fieldset.group'), function (fs) {
+          var visible = 0;
+          Array.prototype.forEach.call(fs.querySelectorAll('li.scope'), function (li) {
+            var show = !q || li.getAttribute('data-text').indexOf(q) !== -1;
+            li.hidden = !show;
+            if (show) visible++;
+          });
+          fs.hidden = visible === 0;
+        });
+      });
+    }
+
+    Array.prototype.forEach.call(document.querySelectorAll('a[data-preset]'), function (a) {
+      a.addEventListener('click', function (e) {
+        e.preventDefault();
+        var wanted = a.getAttribute('data-preset').split(' ');
+        boxes.forEach(function (b) { b.checked = wanted.indexOf(b.value) !== -1; });
+        Array.prototype.forEach.call(document.querySelectorAll('a[data-preset]'), function (o) {
+          o.setAttribute('aria-pressed', o === a ? 'true' : 'false');
+        });
+        update();
+        start.focus();
+      });
+    });
+    update();
+  }
+
+  function setupCopyButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll('button[data-copy]'), function (btn) {
+      btn.addEventListener('click', function () {
+        var field = document.getElementById(btn.getAttribute('data-copy'));
+        var value = field.value;
+        var done = function () {
+          var label = btn.textContent;
+          btn.textContent = 'Copied';
+          field.classList.add('copied');
+          setTimeout(function () { btn.textContent = label; field.classList.remove('copied'); }, 1500);
+        };
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(value).then(done, function () { field.select(); });
+        } else {
+          field.select();
+          document.execCommand('copy');
+          done();
+        }
+      });
+    });
+  }
+})();

@@ -1,0 +1,92 @@
+import Router from '@koa/router';
+import { formatUserCode, normalizeUserCode } from '../crypto';
+import { HttpError } from '../errors';
+import { startAuthorization } from '../flows/browser';
+import type { FlowDeps } from '../flows/context';
+import { checkCsrf, csrfTokenFor, denyHandoff, findPendingHandoff, getPendingHandoff } from '../flows/device';
+import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
+import type { Views } from '../views/render';
+import { utc } from '../views/format';
+import { describeScope } from '../webex/scopes';
+import { formBody, single } from './params';
+
+/** The verification pages an admin uses to approve or deny a script's request. */
+export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
+  const { config, views } = deps;
+  const router = new Router();
+
+  const enterPage = (browserId: string, userCode: string, problem: string | null) =>
+    views.render('device-enter', { pageTitle: 'Approve a script', csrf: csrfTokenFor(browserId), userCode, problem });
+
+  router.get('verification', '/device', (ctx) => {
+    const browserId = ensureBrowserId(ctx, config);
+    const typed = typeof ctx.query.user_code === 'string' ? ctx.query.user_code : '';
+    const code = normalizeUserCode(typed);
+    ctx.body = enterPage(browserId, code ? formatUserCode(code) : '', null);
+  });
+
+  router.post('verification-submit', '/device', async (ctx) => {
+    const body = formBody(ctx);
+    const browserId = readBrowserId(ctx, config);
+    checkCsrf(browserId, single(body, 'csrf'));
+    const typed = (single(body, 'user_code') ?? '').slice(0, 64);
+    const found = await findPendingHandoff(deps, typed, { address: ctx.ip, browserId: browserId! });
+    if (!found) {
+      ctx.status = 400;
+      ctx.body = enterPage(
+        browserId!,
+        '',
+        'That code is not valid: it may be mistyped, expired, or already used. Check the code the script shows and try again.',
+      );
+      return;
+    }
+    const { record } = found;
+    const client = config.device.clients.find((c) => c.id === record.clientId);
+    ctx.body = views.render('device-approve', {
+      pageTitle: 'Approve this request?',
+      csrf: csrfTokenFor(browserId!),
+      handoff: found.handoff,
+      userCode: formatUserCode(normalizeUserCode(typed)!),
+      clientName: record.clientName,
+      clientDescription: client?.description ?? null,
+      requester: record.requester,
+      createdIso: new Date(record.createdAt).toISOString(),
+      createdUtc: utc(record.createdAt),
+      expiresIso: new Date(record.expiresAt).toISOString(),
+      expiresUtc: utc(record.expiresAt),
+      scopes: record.scopes.map(describeScope),
+    });
+  });
+
+  const pendingFrom = async (body: Record<string, unknown>) => {
+    const handoff = single(body, 'handoff') ?? '';
+    const pending = /^[A-Za-z0-9_-]{43}$/.test(handoff) ? await getPendingHandoff(deps, handoff) : null;
+    if (!pending) {
+      throw new HttpError(410, 'expired_token', 'This request is no longer waiting for approval: it expired, or someone already approved or denied it.', {
+        title: 'Request no longer waiting',
+        hint: 'If the script still needs tokens, ask it to start a new request and enter the new code.',
+      });
+    }
+    return pending;
+  };
+
+  router.post('approve', '/device/approve', async (ctx) => {
+    const body = formBody(ctx);
+    const browserId = readBrowserId(ctx, config);
+    checkCsrf(browserId, single(body, 'csrf'));
+    const pending = await pendingFrom(body);
+    ctx.redirect(
+      await startAuthorization(deps, { kind: 'device', scopes: pending.record.scopes, browserId: browserId!, handoff: pending.handoff }),
+    );
+  });
+
+  router.post('deny', '/device/deny', async (ctx) => {
+    const body = formBody(ctx);
+    checkCsrf(readBrowserId(ctx, config), single(body, 'csrf'));
+    const pending = await pendingFrom(body);
+    await denyHandoff(deps, pending, 'declined');
+    ctx.body = views.render('device-done', { pageTitle: 'Request denied', approved: false, clientName: pending.record.clientName });
+  });
+
+  return router;
+}

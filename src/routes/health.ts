@@ -1,0 +1,36 @@
+import Router from '@koa/router';
+import type { Metrics } from '../metrics';
+import type { Store } from '../store/store';
+
+/** Liveness (no dependencies), readiness (the store answers quickly) and Prometheus metrics. */
+export function healthRouter(deps: { store: Store; metrics: Metrics; readyTimeoutMs?: number }): Router {
+  const router = new Router();
+  const timeoutMs = deps.readyTimeoutMs ?? 1000;
+
+  router.get('healthz', '/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('readyz', '/readyz', async (ctx) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('store ping timed out')), timeoutMs);
+    });
+    try {
+      await Promise.race([deps.store.ping(), timeout]);
+      ctx.body = { status: 'ready', store: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'not ready', store: 'unreachable' };
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  router.get('metrics', '/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  return router;
+}

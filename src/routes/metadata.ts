@@ -1,0 +1,36 @@
+import Router from '@koa/router';
+import type { AppConfig } from '../config';
+import { DEVICE_CODE_GRANT } from '../flows/device';
+import { DEVICE_AUTHORIZATION_PATH, TOKEN_PATH } from './token';
+
+export const SERVICE_VERSION: string = (require('../../package.json') as { version: string }).version;
+
+/** RFC 8414 authorization server metadata: how scripts discover every machine endpoint. */
+export function authorizationServerMetadata(config: AppConfig) {
+  return {
+    issuer: config.publicUrl,
+    device_authorization_endpoint: `${config.publicUrl}${DEVICE_AUTHORIZATION_PATH}`,
+    token_endpoint: `${config.publicUrl}${TOKEN_PATH}`,
+    grant_types_supported: [DEVICE_CODE_GRANT, 'refresh_token'],
+    // No response type: browsers start at the home page, not at an authorization endpoint.
+    response_types_supported: [],
+    scopes_supported: config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes,
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    service_documentation: `${config.publicUrl}/`,
+    webex_scoped_tokens: {
+      version: SERVICE_VERSION,
+      poll_wait_max_seconds: config.device.maxWaitSeconds,
+      scopes_mode: config.scopesMode,
+      verification_uri: `${config.publicUrl}/device`,
+    },
+  };
+}
+
+export function metadataRouter(config: AppConfig): Router {
+  const router = new Router();
+  const body = authorizationServerMetadata(config);
+  router.get('metadata', '/.well-known/oauth-authorization-server', (ctx) => {
+    ctx.body = body;
+  });
+  return router;
+}

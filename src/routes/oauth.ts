@@ -1,0 +1,63 @@
+import Router from '@koa/router';
+import { HttpError } from '../errors';
+import { completeAuthorization } from '../flows/browser';
+import type { FlowDeps } from '../flows/context';
+import { approveHandoff, denyHandoff, getPendingHandoff, type HandoffRecord } from '../flows/device';
+import { readBrowserId } from '../middleware/browser-id';
+import type { Views } from '../views/render';
+import { lifetime } from '../views/format';
+
+/** The Webex redirect (REDIRECT_URI) for every flow. */
+export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
+  const router = new Router();
+  const callbackPath = new URL(deps.config.redirectUri).pathname;
+
+  router.get('callback', callbackPath, async (ctx) => {
+    const q = ctx.query;
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const result = await completeAuthorization(deps, {
+      state: str(q.state),
+      code: str(q.code),
+      error: str(q.error),
+      browserId: readBrowserId(ctx, deps.config),
+    });
+
+    if (result.kind === 'browser') {
+      const { tokens, person, scopes } = result;
+      const now = deps.now();
+      ctx.body = deps.views.render('tokens', {
+        pageTitle: 'Your tokens',
+        tokens,
+        person,
+        scopes,
+        access: lifetime(tokens.expires_in, now),
+        refresh: lifetime(tokens.refresh_token_expires_in, now),
+        curl: `curl -H "Authorization: Bearer ${tokens.access_token}" ${deps.config.webex.apiUrl}/people/me`,
+      });
+      return;
+    }
+
+    const pending = await getPendingHandoff(deps, result.handoff);
+    if (!pending) {
+      throw new HttpError(410, 'expired_token', 'The script\'s request expired or was already answered while you were signing in, so the tokens were discarded.', {
+        title: 'Request no longer waiting',
+        hint: 'Ask the script to start a new request, then approve it within its time limit.',
+      });
+    }
+    if (result.error || !result.tokens) {
+      const reason: NonNullable<HandoffRecord['denyReason']> =
+        result.error?.code === 'invalid_scope' ? 'invalid_scope' : result.error?.code === 'org_not_allowed' ? 'org_not_allowed' : 'access_denied';
+      await denyHandoff(deps, pending, reason, result.person);
+      throw result.error ?? new HttpError(502, 'webex_error', 'Webex did not return tokens.');
+    }
+    await approveHandoff(deps, pending, result.tokens, result.person);
+    ctx.body = deps.views.render('device-done', {
+      pageTitle: 'Tokens delivered',
+      approved: true,
+      clientName: pending.record.clientName,
+      approver: result.person?.emails?.[0] ?? null,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,74 @@
+import Router from '@koa/router';
+import { HttpError } from '../errors';
+import { startAuthorization } from '../flows/browser';
+import type { FlowDeps } from '../flows/context';
+import { ensureBrowserId } from '../middleware/browser-id';
+import type { Views } from '../views/render';
+import { SCOPE_GROUPS, SCOPE_PRESETS, checkRequestedScopes, describeScope } from '../webex/scopes';
+
+/** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
+export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
+  const { config, views } = deps;
+  const router = new Router();
+  const offered = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
+  const groups = SCOPE_GROUPS.map((name) => ({
+    name,
+    scopes: offered.map(describeScope).filter((s) => s.group === name),
+  })).filter((g) => g.scopes.length > 0);
+  const presets = SCOPE_PRESETS.map((p) => ({ ...p, scopes: p.scopes.filter((s) => offered.includes(s)) })).filter(
+    (p) => p.scopes.length > 0,
+  );
+
+  router.get('home', '/', (ctx) => {
+    if (config.scopesMode === 'static') {
+      ctx.body = views.render('static', { scopes: config.staticScopes.map(describeScope) });
+      return;
+    }
+    const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
+    const preset = presets.find((p) => p.id === presetId);
+    ctx.body = views.render('home', {
+      groups,
+      presets,
+      selected: preset?.scopes ?? [],
+      selectedPreset: preset?.id ?? null,
+    });
+  });
+
+  router.get('start', '/start', async (ctx) => {
+    const raw = ctx.query.scope;
+    const requested = (Array.isArray(raw) ? raw : [raw ?? '']).join(' ');
+    const scopes = allowedScopesFor(deps, requested);
+    await deps.limiter.hit(
+      { name: 'start', limit: config.rateLimit.starts, windowSeconds: config.rateLimit.windowSeconds, what: 'sign-ins' },
+      ctx.ip,
+    );
+    const browserId = ensureBrowserId(ctx, config);
+    ctx.redirect(await startAuthorization(deps, { kind: 'browser', scopes, browserId }));
+  });
+
+  return router;
+}
+
+function allowedScopesFor(deps: FlowDeps, requested: string): string[] {
+  const { config } = deps;
+  const allowed = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
+  const check = checkRequestedScopes(requested, allowed);
+  if (check.problems.length > 0) {
+    throw new HttpError(400, 'invalid_scope', 'Some of the requested scopes cannot be issued by this service.', {
+      title: 'Scopes not available',
+      details: check.problems.map((p) => `${p.scope.slice(0, 100)} ${p.reason}`),
+      hint:
+        config.scopesMode === 'static'
+          ? 'This service issues a fixed set of scopes; start from the home page.'
+          : 'Go back to the home page and pick from the list.',
+    });
+  }
+  if (config.scopesMode === 'static') return config.staticScopes;
+  if (check.ok.length === 0) {
+    throw new HttpError(400, 'invalid_scope', 'No scope was selected.', {
+      title: 'Pick at least one scope',
+      hint: 'Go back to the home page, tick the scopes you need (or a preset), then press Start.',
+    });
+  }
+  return check.ok;
+}

@@ -1,0 +1,183 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from '../errors';
+import type { Store } from './store';
+
+export interface RedisStoreOptions {
+  url: string;
+  /** Prepended to every key and channel this store touches. */
+  prefix: string;
+  /** Per-command timeout; past it the call rejects with StoreUnavailableError. */
+  commandTimeoutMs: number;
+  /** Told about connection state changes (never about values). */
+  onEvent?: (event: 'ready' | 'error' | 'close', detail?: string) => void;
+}
+
+const INCREMENT_SCRIPT = `
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {c, redis.call('PTTL', KEYS[1])}`;
+
+type RedisWithIncrement = Redis & {
+  wstIncrement(key: string, ttlMs: number): Promise<[number, number]>;
+};
+
+/**
+ * Redis-backed store. Commands fail fast while disconnected (no offline queue) and time out,
+ * so a Redis outage turns into quick 503s rather than hung requests; ioredis keeps
+ * reconnecting in the background, so the service recovers by itself.
+ */
+export class RedisStore implements Store {
+  private readonly client: RedisWithIncrement;
+  private subscriber: Redis | undefined;
+  private readonly handlers = new Map<string, Set<(message: string) => void>>();
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.client = new Redis(options.url, this.connectionOptions()) as RedisWithIncrement;
+    this.client.defineCommand('wstIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
+    this.watch(this.client);
+  }
+
+  private connectionOptions(): RedisOptions {
+    return {
+      enableOfflineQueue: false,
+      commandTimeout: this.options.commandTimeoutMs,
+      connectTimeout: Math.max(this.options.commandTimeoutMs, 2000),
+      maxRetriesPerRequest: 0,
+      // Keep trying forever, backing off to 2 s, so an outage heals without a restart.
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    };
+  }
+
+  private watch(conn: Redis): void {
+    conn.on('ready', () => this.options.onEvent?.('ready'));
+    // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
+    conn.on('error', (err: Error) => this.options.onEvent?.('error', err.message));
+    conn.on('close', () => this.options.onEvent?.('close'));
+  }
+
+  /** Resolves when the first connection is ready, or after `timeoutMs` (false). */
+  waitUntilReady(timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
+  private k(key: string): string {
+    return this.options.prefix + key;
+  }
+
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.run(() => this.client.set(this.k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const res = await this.run(() =>
+      this.client.set(this.k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
+    return res === 'OK';
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.run(() => this.client.get(this.k(key)));
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    return this.run(() => this.client.mget(keys.map((key) => this.k(key))));
+  }
+
+  async take(key: string): Promise<string | null> {
+    return this.run(() => this.client.getdel(this.k(key)));
+  }
+
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.run(() => this.client.del(...keys.map((key) => this.k(key))));
+  }
+
+  async increment(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }> {
+    const [count, pttl] = await this.run(() =>
+      this.client.wstIncrement(this.k(key), Math.max(1, Math.ceil(ttlMs))),
+    );
+    return { count, ttlMs: pttl };
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping());
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.run(() => this.client.publish(this.k(channel), message));
+  }
+
+  /**
+   * One subscriber connection for the process, one SUBSCRIBE per channel however many
+   * local listeners wait on it; messages fan out locally.
+   */
+  async subscribe(channel: string, onMessage: (message: string) => void) {
+    const sub = this.subscriberConnection();
+    const full = this.k(channel);
+    let set = this.handlers.get(full);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(full, set);
+      try {
+        await this.run(() => sub.subscribe(full));
+      } catch (err) {
+        this.handlers.delete(full);
+        throw err;
+      }
+    }
+    set.add(onMessage);
+    return async () => {
+      const current = this.handlers.get(full);
+      if (!current) return;
+      current.delete(onMessage);
+      if (current.size === 0) {
+        this.handlers.delete(full);
+        await sub.unsubscribe(full).catch(() => undefined);
+      }
+    };
+  }
+
+  private subscriberConnection(): Redis {
+    if (!this.subscriber) {
+      const sub = new Redis(this.options.url, {
+        ...this.connectionOptions(),
+        // Subscriptions are restored by ioredis after a reconnect.
+        autoResubscribe: true,
+        commandTimeout: undefined,
+        enableOfflineQueue: true,
+      });
+      this.watch(sub);
+      sub.on('message', (channel: string, message: string) => {
+        for (const handler of this.handlers.get(channel) ?? []) handler(message);
+      });
+      this.subscriber = sub;
+    }
+    return this.subscriber;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
+    this.client.disconnect();
+    this.subscriber?.disconnect();
+  }
+}
