@@ -390,8 +390,8 @@ export async function pollForTokens(
         deps,
         wait * 1000 + WAIT_GRACE_MS,
       );
-      const receivedAt = deps.clock.now();
       if (answer.status === 200) {
+        const receivedAt = deps.clock.now();
         const body = parseJson(answer.text);
         if (body === undefined) {
           throw new CliError(EXIT.server, 'the server returned a token response that is not JSON');
@@ -430,7 +430,6 @@ export async function pollForTokens(
       } else {
         throw new CliError(EXIT.server, serverSaid(answer, 'polling'));
       }
-      void receivedAt;
     } catch (err) {
       // Network trouble while waiting is retried a few times; everything else ends the run.
       if (!(err instanceof CliError) || err.exitCode !== EXIT.server || !isTransient(err)) {

@@ -1,0 +1,162 @@
+/**
+ * Starts the real service on loopback with the sandbox as a separate Webex upstream on its
+ * own port: the one way tests build the app. Logs are captured line by line.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { Writable } from 'node:stream';
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import pino from 'pino';
+import { createApp } from '../../src/app';
+import { loadConfig, type AppConfig } from '../../src/config';
+import { Sealer } from '../../src/crypto';
+import { HandoffWaiters } from '../../src/flows/device';
+import { REDACT_PATHS, type Logger } from '../../src/logger';
+import { createMetrics, type Metrics } from '../../src/metrics';
+import { Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox';
+import { MemoryStore } from '../../src/store/memory';
+import { RedisStore } from '../../src/store/redis';
+import type { Store } from '../../src/store/store';
+import { Views } from '../../src/views/render';
+import { WebexClient } from '../../src/webex/client';
+import { dumpPrefix, sharedRedis, uniquePrefix } from './redis';
+
+export const TEST_CLIENT_ID = 'test-integration-id';
+export const TEST_CLIENT_SECRET = 'test-integration-secret-0123456789';
+export const TEST_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  /** 'redis' (default): a real Redis with a prefix unique to this server. */
+  store?: 'redis' | 'memory';
+  /** Use this Redis URL instead of the shared one (e.g. a server the test stops). */
+  redisUrl?: string;
+  /** Share an existing sandbox (two app instances, one Webex). */
+  sandbox?: RunningSandbox;
+  /** Share a Redis prefix with another instance. */
+  redisPrefix?: string;
+  sandboxOptions?: Partial<SandboxOptions>;
+}
+
+export interface RunningSandbox {
+  sandbox: Sandbox;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface TestServer {
+  url: string;
+  config: AppConfig;
+  store: Store;
+  sandbox: Sandbox;
+  sandboxUrl: string;
+  metrics: Metrics;
+  waiters: HandoffWaiters;
+  /** Every log line the service wrote, as JSON text. */
+  logs: string[];
+  redis: { url: string; prefix: string } | null;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
+  const sandbox = new Sandbox({ clientId: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, hangMs: 1500, ...options });
+  const app = new Koa();
+  const views = new Views({ sandbox: true });
+  app.use(bodyParser({ enableTypes: ['form'] }));
+  const router = sandbox.router((view, locals) => views.render(view, locals), '/v1');
+  app.use(router.routes()).use(router.allowedMethods());
+  const server = http.createServer(app.callback());
+  const port = await listen(server);
+  return { sandbox, url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+export function captureLogger(lines: string[], level = 'debug'): Logger {
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line);
+      cb();
+    },
+  });
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const ownSandbox = opts.sandbox ? null : await startSandbox(opts.sandboxOptions);
+  const sb = opts.sandbox ?? ownSandbox!;
+  const server = http.createServer();
+  const port = await listen(server);
+  const url = `http://127.0.0.1:${port}`;
+
+  const useRedis = (opts.store ?? 'redis') === 'redis';
+  const redisUrl = useRedis ? (opts.redisUrl ?? (await sharedRedis()).url) : '';
+  const prefix = opts.redisPrefix ?? uniquePrefix();
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    PORT: String(port),
+    PUBLIC_URL: url,
+    CLIENT_ID: TEST_CLIENT_ID,
+    CLIENT_SECRET: TEST_CLIENT_SECRET,
+    WEBEX_AUTHORIZE_URL: `${sb.url}/v1/authorize`,
+    WEBEX_TOKEN_URL: `${sb.url}/v1/access_token`,
+    WEBEX_API_URL: `${sb.url}/v1`,
+    WEBEX_TIMEOUT_MS: '800',
+    LOG_LEVEL: 'debug',
+    ...(useRedis ? { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TOKEN_ENCRYPTION_KEY: TEST_KEY } : {}),
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const logs: string[] = [];
+  const logger = captureLogger(logs, config.logLevel);
+  const store: Store = config.redis
+    ? new RedisStore({ ...config.redis })
+    : new MemoryStore();
+  if (store instanceof RedisStore) await store.waitUntilReady(3000);
+  const metrics = createMetrics({ defaultMetrics: false });
+  const webex = new WebexClient({
+    ...config.webex,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    redirectUri: config.redirectUri,
+    onCall: (endpoint, outcome, seconds) => metrics.webexLatency.observe({ endpoint, outcome }, seconds),
+  });
+  const waiters = new HandoffWaiters({ store });
+  const keys = config.encryptionKeys.length ? config.encryptionKeys : [Buffer.from(TEST_KEY, 'base64')];
+  const app = createApp({ config, logger, store, sealer: new Sealer(keys), webex, metrics, waiters });
+  server.on('request', app.callback());
+
+  return {
+    url,
+    config,
+    store,
+    sandbox: sb.sandbox,
+    sandboxUrl: sb.url,
+    metrics,
+    waiters,
+    logs,
+    redis: config.redis ? { url: config.redis.url, prefix: config.redis.prefix } : null,
+    server,
+    async close() {
+      waiters.releaseAll();
+      await closeServer(server);
+      await store.close();
+      if (config.redis && !opts.redisPrefix) await dumpPrefix(config.redis.url, config.redis.prefix, { remove: true });
+      await ownSandbox?.close();
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { approveHandoff, pollToken, requestHandoff } from '../helpers/admin';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
+});
+after(() => srv.close());
+
+test('device flow smoke', async () => {
+  const auth = await requestHandoff(srv.url);
+  assert.equal(auth.status, 200, JSON.stringify(auth.json));
+  const pending = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
+  assert.equal(pending.json.error, 'authorization_pending');
+  const done = await approveHandoff(srv.url, String(auth.json.user_code));
+  assert.equal(done.status, 200, done.body.slice(0, 500));
+  assert.match(done.body, /Tokens delivered to/);
+  await new Promise((r) => setTimeout(r, 1000));
+  const tokens = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+  assert.match(String(tokens.json.access_token), /^SBX_AT_/);
+});
