@@ -288,10 +288,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
   if (serverRaw === undefined) {
     throw new UsageError(`missing --server URL (or set ${ENV.server})`);
   }
-  const server = parseServerUrl(
-    serverRaw,
-    values.server !== undefined ? '--server' : ENV.server,
-  );
+  const server = parseServerUrl(serverRaw, values.server !== undefined ? '--server' : ENV.server);
 
   const formatRaw = nonEmpty(values.format) ?? nonEmpty(env[ENV.format]);
   const format =
@@ -299,7 +296,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       ? 'json'
       : parseFormat(formatRaw, values.format !== undefined ? '--format' : ENV.format);
 
-  const clientId = nonEmpty(values['client-id']) ?? nonEmpty(env[ENV.clientId]) ?? DEFAULT_CLIENT_ID;
+  const clientId =
+    nonEmpty(values['client-id']) ?? nonEmpty(env[ENV.clientId]) ?? DEFAULT_CLIENT_ID;
 
   const common: CommonOptions = {
     server,

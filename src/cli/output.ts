@@ -94,6 +94,7 @@ const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
  * since they would start a new variable in $GITHUB_ENV.
  */
 export function shellQuote(value: string): string {
+  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(value)) {
     throw new CliError(EXIT.server, 'refusing to write a value with control characters');
   }

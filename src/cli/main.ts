@@ -1,0 +1,315 @@
+/**
+ * `webex-token`: get Webex tokens from a webex-scoped-tokens service without a browser.
+ *
+ * `run(argv, io)` does everything through the handles in `io` (streams, env, fetch, clock,
+ * abort signal), so tests call it directly; `main()` wires it to the real process.
+ * stdout carries only the token output; everything for humans goes to stderr.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import qrcode from 'qrcode-terminal';
+import {
+  type Env,
+  HELP,
+  type LoginOptions,
+  type RefreshOptions,
+  USAGE,
+  parseCommandLine,
+} from './args';
+import {
+  type Clock,
+  type Deps,
+  type ServerMetadata,
+  discover,
+  pollForTokens,
+  realClock,
+  refreshTokens,
+  startDeviceAuthorization,
+} from './device';
+import { CliError, EXIT, Interrupted, UsageError } from './errors';
+import {
+  type TokenResponse,
+  checkOutputWritable,
+  formatTokens,
+  refreshTokenFromText,
+  writeSecretFile,
+} from './output';
+import { WaitStatus, wordsDuration } from './status';
+
+export interface CliIO {
+  stdout: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown; isTTY?: boolean };
+  /** Where `refresh` reads a piped refresh token from. */
+  stdin?: AsyncIterable<string | Buffer> & { isTTY?: boolean };
+  env: Env;
+  /** Aborted on Ctrl-C: the run stops waiting, prints a message and returns 130. */
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+  clock?: Clock;
+}
+
+interface Ctx {
+  io: CliIO;
+  deps: Deps;
+  /** stderr is a terminal that understands cursor control. */
+  tty: boolean;
+  say(line: string): void;
+}
+
+export function version(): string {
+  // Same relative path from src/cli/ and from dist/cli/.
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  const tty = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
+  const ctx: Ctx = {
+    io,
+    tty,
+    deps: { fetch: io.fetch ?? globalThis.fetch, clock: io.clock ?? realClock, signal: io.signal },
+    say: (line) => io.stderr.write(`${line}\n`),
+  };
+  try {
+    const command = parseCommandLine(argv, io.env);
+    switch (command.kind) {
+      case 'help':
+        io.stdout.write(HELP[command.topic]);
+        return EXIT.ok;
+      case 'version':
+        io.stdout.write(`${version()}\n`);
+        return EXIT.ok;
+      case 'login':
+        return await login(command.options, ctx);
+      case 'refresh':
+        return await refresh(command.options, ctx);
+    }
+  } catch (err) {
+    if (err instanceof Interrupted) {
+      ctx.say('\nwebex-token: interrupted (Ctrl-C); no tokens were written');
+      return EXIT.interrupted;
+    }
+    if (err instanceof CliError) {
+      ctx.say(`webex-token: ${err.message}`);
+      if (err.showUsage) ctx.say(`\n${USAGE}`);
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.say(`webex-token: unexpected error: ${message}`);
+    return 1;
+  }
+}
+
+function isLoopback(server: string): boolean {
+  const host = new URL(server).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+}
+
+async function connect(server: string, ctx: Ctx, quiet: boolean): Promise<ServerMetadata> {
+  if (new URL(server).protocol === 'http:' && !isLoopback(server)) {
+    ctx.say(
+      `webex-token: warning: ${server} uses plain http; tokens will cross the network unencrypted`,
+    );
+  }
+  const meta = await discover(server, ctx.deps);
+  if (!quiet) {
+    ctx.say(
+      `webex-token: connected to ${server}${meta.version ? ` (webex-scoped-tokens ${meta.version})` : ''}`,
+    );
+  }
+  return meta;
+}
+
+async function emit(
+  options: { format: LoginOptions['format']; output: string | undefined; quiet: boolean },
+  tokens: TokenResponse,
+  receivedAt: number,
+  ctx: Ctx,
+  verb: string,
+): Promise<void> {
+  const text = formatTokens(options.format, tokens, receivedAt);
+  const toFile = options.output !== undefined && options.output !== '-';
+  if (toFile) {
+    try {
+      await writeSecretFile(options.output as string, text);
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new CliError(
+        EXIT.usage,
+        `could not write ${options.output} (${code}); the tokens were not saved`,
+      );
+    }
+  } else {
+    ctx.io.stdout.write(text);
+  }
+  if (!options.quiet) {
+    const until =
+      tokens.expires_in !== undefined
+        ? ` (access token valid until ${new Date(receivedAt + tokens.expires_in * 1000).toISOString()})`
+        : '';
+    ctx.say(
+      `webex-token: ${verb}: tokens written to ${toFile ? `${options.output} (mode 0600)` : 'stdout'}${until}`,
+    );
+  }
+}
+
+function renderQr(text: string): string {
+  let out = '';
+  qrcode.generate(text, { small: true }, (qr) => {
+    out = qr;
+  });
+  return out;
+}
+
+function localTime(ms: number): string {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
+  const { deps } = ctx;
+  if (options.output !== undefined && options.output !== '-') {
+    await checkOutputWritable(options.output);
+  }
+  const meta = await connect(options.server, ctx, options.quiet);
+  const auth = await startDeviceAuthorization(meta, options, options.scopes, deps);
+  const deadline =
+    options.timeoutSeconds !== undefined
+      ? deps.clock.now() + options.timeoutSeconds * 1000
+      : undefined;
+  const stopAt = Math.min(auth.expiresAt, deadline ?? Infinity);
+  const complete = auth.verificationUriComplete;
+
+  if (options.quiet) {
+    ctx.say(
+      `Approve at ${auth.verificationUri} with code ${auth.userCode} (expires in ${wordsDuration(auth.expiresIn * 1000)})`,
+    );
+  } else {
+    const scopes = options.scopes.length > 0 ? options.scopes.join(' ') : "the server's default";
+    const lines = [
+      '',
+      `A Webex admin must approve this request (client ${options.clientId}, scopes: ${scopes}).`,
+      '',
+      `  Open:  ${auth.verificationUri}`,
+      `  Code:  ${auth.userCode}`,
+      '',
+    ];
+    if (complete !== undefined) lines.push(`  or open ${complete} (the code is filled in)`, '');
+    ctx.say(lines.join('\n'));
+    if (ctx.tty && options.qr && complete !== undefined) {
+      ctx.io.stderr.write(`${renderQr(complete)}\n`);
+    }
+    const limit =
+      deadline !== undefined && deadline < auth.expiresAt
+        ? `; giving up in ${wordsDuration(deadline - deps.clock.now())} (--timeout)`
+        : '';
+    ctx.say(
+      `The code expires in ${wordsDuration(auth.expiresIn * 1000)}, at ${localTime(auth.expiresAt)}${limit}.`,
+    );
+  }
+
+  const status = new WaitStatus(ctx.io.stderr, {
+    live: ctx.tty,
+    quiet: options.quiet,
+    now: () => deps.clock.now(),
+    stopAt,
+  });
+  status.start();
+  let result: Awaited<ReturnType<typeof pollForTokens>>;
+  try {
+    result = await pollForTokens(
+      meta,
+      auth,
+      {
+        clientId: options.clientId,
+        clientSecret: options.clientSecret,
+        deadline,
+        deadlineLabel: `--timeout ${options.timeoutSeconds ?? ''}`.trim(),
+      },
+      deps,
+      {
+        onSlowDown: (s) => {
+          if (!options.quiet)
+            status.note(`webex-token: server asked to slow down; polling every ${s} s`);
+        },
+        onRetry: (message, attempt) =>
+          status.note(`webex-token: ${message}; retrying (${attempt})`),
+      },
+    );
+  } finally {
+    status.stop();
+  }
+  await emit(options, result.tokens, result.receivedAt, ctx, 'approved');
+  return EXIT.ok;
+}
+
+async function readAll(stdin: AsyncIterable<string | Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buf.length;
+    if (size > 1024 * 1024)
+      throw new UsageError('stdin is too large for a refresh token', { showUsage: false });
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function refresh(options: RefreshOptions, ctx: Ctx): Promise<number> {
+  let token = options.refreshToken;
+  if (token === undefined) {
+    const stdin = ctx.io.stdin;
+    if (stdin === undefined || stdin.isTTY === true) {
+      throw new UsageError(
+        'no refresh token: pass --refresh-token, set WEBEX_REFRESH_TOKEN, or pipe it on stdin',
+      );
+    }
+    token = refreshTokenFromText(await readAll(stdin));
+    if (token === undefined) {
+      throw new UsageError(
+        'no refresh token on stdin (expected a token, or the json or env output of login)',
+        { showUsage: false },
+      );
+    }
+  }
+  if (options.output !== undefined && options.output !== '-') {
+    await checkOutputWritable(options.output);
+  }
+  const meta = await connect(options.server, ctx, options.quiet);
+  const result = await refreshTokens(meta, token.trim(), options, ctx.deps);
+  await emit(options, result.tokens, result.receivedAt, ctx, 'refreshed');
+  return EXIT.ok;
+}
+
+/** Runs the CLI on the real process: SIGINT aborts the wait (a second one exits at once). */
+export async function main(): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(EXIT.interrupted);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const code = await run(process.argv.slice(2), {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      env: process.env,
+      signal: controller.signal,
+    });
+    // Let buffered output drain before the caller calls process.exit().
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    return code;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => process.exit(code));
+}
