@@ -50,6 +50,20 @@ const isKeyList: Validator = (value) => {
   }
 };
 
+const BOOLEAN_WORDS = ['true', 'false', '1', '0', 'yes', 'no'];
+
+/** Strict booleans: convict's built-in Boolean turns any typo into true. */
+const isBoolean: Validator = (value) => {
+  if (typeof value === 'boolean') return;
+  if (typeof value !== 'string' || !BOOLEAN_WORDS.includes(value.toLowerCase())) {
+    throw new Error('must be true or false');
+  }
+};
+
+function toBoolean(value: unknown): boolean {
+  return value === true || (typeof value === 'string' && ['true', '1', 'yes'].includes(value.toLowerCase()));
+}
+
 const isString: Validator = (value) => {
   if (typeof value !== 'string') throw new Error('must be a string');
 };
@@ -142,8 +156,9 @@ export const configSchema = {
   },
   allowHttpPublicUrl: {
     doc: 'Allow an http: PUBLIC_URL when NODE_ENV=production (only behind a trusted TLS hop).',
-    format: Boolean,
-    default: false,
+    format: isBoolean,
+    // A string default, so convict does not coerce typos like "ture" into true before validation.
+    default: 'false',
     env: 'ALLOW_HTTP_PUBLIC_URL',
   },
   redirectUri: {
@@ -209,8 +224,9 @@ export const configSchema = {
   },
   sandbox: {
     doc: 'Serve a simulated Webex under /sandbox and use it instead of webexapis.com (demo only).',
-    format: Boolean,
-    default: false,
+    format: isBoolean,
+    // A string default, so convict does not coerce typos like "ture" into true before validation.
+    default: 'false',
     env: 'SANDBOX',
   },
   redisUrl: {
@@ -241,8 +257,9 @@ export const configSchema = {
   },
   trustProxy: {
     doc: 'Trust X-Forwarded-For/-Proto from the hop in front (set true behind an ingress).',
-    format: Boolean,
-    default: false,
+    format: isBoolean,
+    // A string default, so convict does not coerce typos like "ture" into true before validation.
+    default: 'false',
     env: 'TRUST_PROXY',
   },
   allowedOrgIds: {
@@ -252,7 +269,7 @@ export const configSchema = {
     env: 'ALLOWED_ORG_IDS',
   },
   logLevel: {
-    doc: 'Log level.',
+    doc: 'Minimum level of log lines written (JSON on stdout).',
     format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     default: 'info',
     env: 'LOG_LEVEL',
@@ -452,12 +469,12 @@ function words(value: string): string[] {
 function resolve(get: (key: ConfigKey) => unknown): AppConfig {
   const envName = get('env') as AppConfig['env'];
   const port = get('port') as number;
-  const sandbox = get('sandbox') as boolean;
+  const sandbox = toBoolean(get('sandbox'));
   const production = envName === 'production';
 
   const publicUrl = ((get('publicUrl') as string) || `http://localhost:${port}`).replace(/\/+$/, '');
   const secure = publicUrl.startsWith('https:');
-  if (production && !secure && !(get('allowHttpPublicUrl') as boolean)) {
+  if (production && !secure && !(toBoolean(get('allowHttpPublicUrl')))) {
     throw new ConfigError(
       `Invalid configuration: PUBLIC_URL must be https:// in production (got ${publicUrl}); set ALLOW_HTTP_PUBLIC_URL=true only if TLS ends at a trusted hop`,
     );
@@ -540,7 +557,7 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
         }
       : null,
     encryptionKeys,
-    trustProxy: get('trustProxy') as boolean,
+    trustProxy: toBoolean(get('trustProxy')),
     allowedOrgIds: words(get('allowedOrgIds') as string),
     logLevel: get('logLevel') as string,
     flowTtlSeconds: get('flowTtlSeconds') as number,

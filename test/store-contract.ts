@@ -1,0 +1,100 @@
+/**
+ * The Store contract, as one suite any implementation must pass. Run against real Redis
+ * and against the in-memory store by test/integration/store.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Store } from '../src/store/store';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function storeContract(name: string, make: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    before(async () => {
+      ({ store, cleanup } = await make());
+    });
+    after(async () => {
+      await cleanup();
+    });
+
+    test('set / get / delete', async () => {
+      await store.set('a', 'one', 5000);
+      assert.equal(await store.get('a'), 'one');
+      await store.set('a', 'two', 5000);
+      assert.equal(await store.get('a'), 'two');
+      await store.delete('a');
+      assert.equal(await store.get('a'), null);
+      assert.equal(await store.get('never-set'), null);
+    });
+
+    test('values expire after their TTL', async () => {
+      await store.set('ttl', 'x', 150);
+      assert.equal(await store.get('ttl'), 'x');
+      await sleep(300);
+      assert.equal(await store.get('ttl'), null);
+    });
+
+    test('setIfAbsent creates once, and again after expiry', async () => {
+      assert.equal(await store.setIfAbsent('nx', '1', 150), true);
+      assert.equal(await store.setIfAbsent('nx', '2', 150), false);
+      assert.equal(await store.get('nx'), '1');
+      await sleep(300);
+      assert.equal(await store.setIfAbsent('nx', '3', 5000), true);
+    });
+
+    test('getMany answers in order with nulls for missing keys', async () => {
+      await store.set('m1', 'one', 5000);
+      await store.set('m3', 'three', 5000);
+      assert.deepEqual(await store.getMany(['m1', 'm2', 'm3']), ['one', null, 'three']);
+      assert.deepEqual(await store.getMany([]), []);
+    });
+
+    test('take is atomic: of 50 concurrent takers exactly one gets the value', async () => {
+      for (let round = 0; round < 5; round++) {
+        await store.set('once', `v${round}`, 5000);
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.take('once')));
+        assert.deepEqual(results.filter((r) => r !== null), [`v${round}`]);
+        assert.equal(await store.get('once'), null);
+      }
+    });
+
+    test('increment counts within a window and restarts after it', async () => {
+      const a = await store.increment('ctr', 200);
+      const b = await store.increment('ctr', 200);
+      assert.equal(a.count, 1);
+      assert.equal(b.count, 2);
+      assert.ok(b.ttlMs > 0 && b.ttlMs <= 200, `ttl ${b.ttlMs}`);
+      await sleep(350);
+      assert.equal((await store.increment('ctr', 200)).count, 1);
+    });
+
+    test('concurrent increments are not lost', async () => {
+      await Promise.all(Array.from({ length: 40 }, () => store.increment('ctr2', 5000)));
+      assert.equal((await store.increment('ctr2', 5000)).count, 41);
+    });
+
+    test('ping resolves', async () => {
+      await store.ping();
+    });
+
+    test('publish reaches every subscriber of the channel, and unsubscribe stops it', async () => {
+      const got: string[] = [];
+      const got2: string[] = [];
+      const stop = await store.subscribe('chan', (m) => got.push(m));
+      const stop2 = await store.subscribe('chan', (m) => got2.push(m));
+      await store.publish('chan', 'hello');
+      await store.publish('other', 'ignored');
+      for (let i = 0; i < 50 && (got.length === 0 || got2.length === 0); i++) await sleep(10);
+      assert.deepEqual(got, ['hello']);
+      assert.deepEqual(got2, ['hello']);
+      await stop();
+      await store.publish('chan', 'again');
+      for (let i = 0; i < 50 && got2.length < 2; i++) await sleep(10);
+      assert.deepEqual(got, ['hello']);
+      assert.deepEqual(got2, ['hello', 'again']);
+      await stop2();
+    });
+  });
+}
