@@ -100,6 +100,7 @@ export function webexRedirectError(code: string): HttpError {
   return new HttpError(502, 'webex_error', `Webex did not complete the sign-in and returned the error code "${safe}".`, {
     title: 'Webex did not complete the sign-in',
     hint: 'Start again; if it keeps happening, the operators should check the integration on developer.webex.com.',
+    expose: true,
   });
 }
 

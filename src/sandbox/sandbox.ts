@@ -45,6 +45,8 @@ export class Sandbox {
   readonly faults: { token?: TokenFault; people?: PeopleFault } = {};
   /** Counters tests assert on (e.g. "the token endpoint was not called"). */
   readonly calls = { authorize: 0, token: 0, refresh: 0, peopleMe: 0 };
+  /** Every token pair issued, newest last, so tests can look for the values anywhere. */
+  readonly issued: { access_token: string; refresh_token: string }[] = [];
   /** The query of the last authorize request, as received. */
   lastAuthorize: URLSearchParams | undefined;
   private readonly codes = new Map<string, IssuedCode>();
@@ -191,6 +193,7 @@ export class Sandbox {
     const refresh = oldRefresh ?? this.token('RT');
     this.accessTokens.set(access, user);
     this.refreshTokens.set(refresh, { user, scopes });
+    this.issued.push({ access_token: access, refresh_token: refresh });
     return {
       access_token: access,
       token_type: 'Bearer',
