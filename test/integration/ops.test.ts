@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startService, type RunningService } from '../../src/main';
+import { approveHandoff, decideAtSandbox, pollToken, requestHandoff } from '../helpers/admin';
+import { CookieBrowser } from '../helpers/http';
+import { freePort, sharedRedis, uniquePrefix, dumpPrefix } from '../helpers/redis';
+import { captureLogger, startTestServer, TEST_KEY, type TestServer } from '../helpers/server';
+
+describe('health, readiness and metrics', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
+  });
+  after(() => srv.close());
+
+  test('/healthz and /readyz answer 200 with the store up', async () => {
+    const h = await fetch(`${srv.url}/healthz`);
+    assert.equal(h.status, 200);
+    assert.deepEqual(await h.json(), { status: 'ok' });
+    const r = await fetch(`${srv.url}/readyz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { status: 'ready', store: 'ok' });
+  });
+
+  test('/metrics counts flows, handoffs, token errors, Webex latency, with no user data in labels', async () => {
+    const browser = new CookieBrowser();
+    await decideAtSandbox(browser, await browser.get(`${srv.url}/start?scope=spark-admin:people_read`), 'accept');
+    const auth = await requestHandoff(srv.url);
+    await pollToken(srv.url, { device_code: String(auth.json.device_code) });
+    await approveHandoff(srv.url, String(auth.json.user_code));
+    await new Promise((r) => setTimeout(r, 1000));
+    const delivered = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
+    assert.equal(delivered.status, 200);
+    const res = await fetch(`${srv.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type')!, /text\/plain/);
+    const text = await res.text();
+    assert.match(text, /wst_flows_started_total\{kind="browser"\} 1/);
+    assert.match(text, /wst_flows_started_total\{kind="device"\} 1/);
+    assert.match(text, /wst_flows_completed_total\{kind="browser",outcome="success"\} 1/);
+    assert.match(text, /wst_handoffs_total\{event="requested"\} 1/);
+    assert.match(text, /wst_handoffs_total\{event="approved"\} 1/);
+    assert.match(text, /wst_handoffs_total\{event="delivered"\} 1/);
+    assert.match(text, /wst_token_endpoint_errors_total\{error="authorization_pending"\} 1/);
+    assert.match(text, /wst_webex_request_duration_seconds_count\{endpoint="token",outcome="ok"\} 2/);
+    assert.match(text, /wst_http_request_duration_seconds_count\{method="POST",route="\/oauth2\/token",status="200"\} 1/);
+    const labelValues = [...text.matchAll(/\{([^}]*)\}/g)].flatMap((m) => [...m[1]!.matchAll(/="([^"]*)"/g)].map((v) => v[1]!));
+    for (const value of labelValues) {
+      assert.match(value, /^[a-zA-Z0-9_./+:-]*$/, `label value looks like an enum: ${value}`);
+      assert.doesNotMatch(value, /@|SBX_|spark-admin/, `no user data: ${value}`);
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  let service: RunningService;
+  let redisUrl: string;
+  const prefix = uniquePrefix('shutdown');
+  before(async () => {
+    redisUrl = (await sharedRedis()).url;
+    const port = await freePort();
+    service = await startService(
+      {
+        NODE_ENV: 'test',
+        SANDBOX: 'true',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        REDIS_URL: redisUrl,
+        REDIS_PREFIX: prefix,
+        TOKEN_ENCRYPTION_KEY: TEST_KEY,
+        SHUTDOWN_GRACE_SECONDS: '5',
+      },
+      { logger: captureLogger([]) },
+    );
+  });
+  after(() => dumpPrefix(redisUrl, prefix, { remove: true }));
+
+  test('shutdown answers a waiting poll, stops accepting, and closes the store', async () => {
+    const url = service.config.publicUrl;
+    const auth = await requestHandoff(url);
+    assert.equal(auth.status, 200);
+    const started = Date.now();
+    const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
+    await new Promise((r) => setTimeout(r, 300));
+    await service.shutdown();
+    const answer = await waiting;
+    assert.equal(answer.status, 400);
+    assert.equal(answer.json.error, 'authorization_pending');
+    assert.ok(Date.now() - started < 5000, 'the waiting poll was answered at shutdown, not after its wait');
+    await assert.rejects(fetch(`${url}/healthz`), 'no longer accepting connections');
+    await assert.rejects(service.store.ping(), 'store closed');
+  });
+});
+
+describe('SIGTERM on the real process', () => {
+  test('a running service exits 0 on SIGTERM after answering its waiting poll', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../src/main.ts')], {
+      env: { ...process.env, NODE_ENV: 'test', SANDBOX: 'true', PORT: String(port), HOST: '127.0.0.1', REDIS_URL: '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '5' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const auth = await requestHandoff(url);
+    assert.equal(auth.status, 200, output);
+    const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    const answer = await waiting;
+    assert.equal(answer.json.error, 'authorization_pending');
+    assert.equal(await exited, 0, output);
+    assert.match(output, /"event":"shutdown"/);
+    assert.match(output, /"event":"stopped"/);
+  });
+});
