@@ -45,6 +45,9 @@ export function createApp(deps: AppDeps): Koa {
   const { config, logger, metrics } = deps;
   const app = new Koa();
   app.proxy = config.trustProxy;
+  // Behind a trusted ingress, believe only the address it appended to X-Forwarded-For: the
+  // hops before it are whatever the client sent, and would let it choose its rate-limit key.
+  app.maxIpsCount = config.trustProxy ? 1 : 0;
   app.silent = true;
 
   const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
