@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global require, __dirname */
 'use strict';
 // webex-token: runs the compiled CLI (dist/) when it has been built, otherwise the
 // TypeScript source through tsx (a checkout without `npm run build`).

@@ -1,9 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import Router from '@koa/router';
 import type { AppConfig } from '../config';
 import { DEVICE_CODE_GRANT } from '../flows/device';
 import { DEVICE_AUTHORIZATION_PATH, TOKEN_PATH } from './token';
 
-export const SERVICE_VERSION: string = (require('../../package.json') as { version: string }).version;
+export const SERVICE_VERSION: string = (
+  JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }
+).version;
 
 /** RFC 8414 authorization server metadata: how scripts discover every machine endpoint. */
 export function authorizationServerMetadata(config: AppConfig) {
