@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { configEnvNames } from '../../src/config';
+import { readmeWithTable } from '../../scripts/config-table';
+
+const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+
+test('the README configuration table matches the convict schema (run `npm run docs:config`)', () => {
+  assert.equal(readmeWithTable(readme), readme);
+  for (const env of configEnvNames) assert.ok(readme.includes(`| \`${env}\``), env);
+});
+
+test('the README gives the two commands: the demo and the tests', () => {
+  assert.match(readme, /npm ci && npm run demo/);
+  assert.match(readme, /^npm test$/m);
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.demo!, /SANDBOX=true/);
+  assert.ok(pkg.scripts.test);
+});
