@@ -71,14 +71,14 @@ export class WebexClient {
 
   /** Who signed in. Rejects with UpstreamError; callers decide whether that matters. */
   async me(accessToken: string): Promise<WebexPerson> {
-    const res = await this.call('people_me', `${this.options.apiUrl}/people/me`, {
+    const { status, body, done } = await this.send('people_me', `${this.options.apiUrl}/people/me`, {
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
     });
-    const body = await this.readJson('people_me', res);
-    if (!res.ok || typeof body !== 'object' || body === null) {
-      this.report('people_me', res.ok ? 'bad_response' : `http_${res.status}`);
-      throw new UpstreamError('people/me', res.ok ? 'bad_response' : 'http_error');
+    if (status < 200 || status >= 300 || typeof body !== 'object' || body === null) {
+      done(status >= 300 ? `http_${status}` : 'bad_response');
+      throw new UpstreamError('people/me', status >= 300 ? 'http_error' : 'bad_response');
     }
+    done('ok');
     const b = body as Record<string, unknown>;
     return {
       id: typeof b.id === 'string' ? b.id : undefined,
@@ -88,77 +88,57 @@ export class WebexClient {
     };
   }
 
-  private async tokenRequest(
-    endpoint: 'token' | 'refresh',
-    params: Record<string, string>,
-  ): Promise<WebexTokens> {
+  private async tokenRequest(endpoint: 'token' | 'refresh', params: Record<string, string>): Promise<WebexTokens> {
     const form = new URLSearchParams({
       ...params,
       client_id: this.options.clientId,
       client_secret: this.options.clientSecret,
     });
-    const res = await this.call(endpoint, this.options.tokenUrl, {
+    const { status, body, done } = await this.send(endpoint, this.options.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
     });
-    const body = await this.readJson(endpoint, res);
-    if (res.status >= 500) {
-      this.report(endpoint, `http_${res.status}`);
+    if (status >= 500) {
+      done(`http_${status}`);
       throw new UpstreamError('access_token', 'http_error');
     }
-    if (!res.ok) {
-      this.report(endpoint, `http_${res.status}`);
-      throw mapTokenError(endpoint, res.status, body);
+    if (status < 200 || status >= 300) {
+      done(`http_${status}`);
+      throw mapTokenError(endpoint, status, body);
     }
     const tokens = parseTokens(body);
-    if (!tokens) {
-      this.report(endpoint, 'bad_response');
-      throw new UpstreamError('access_token', 'bad_response');
-    }
-    this.report(endpoint, 'ok');
+    done(tokens ? 'ok' : 'bad_response');
+    if (!tokens) throw new UpstreamError('access_token', 'bad_response');
     return tokens;
   }
 
-  private started = new WeakMap<Response, number>();
-
-  private async call(endpoint: WebexEndpoint, url: string, init: RequestInit): Promise<Response> {
+  /**
+   * One call with a timeout covering the whole exchange, body included. The body comes back
+   * parsed as JSON, or undefined for anything else (HTML error pages, empty bodies).
+   * `done(outcome)` records the latency metric once the caller has judged the answer.
+   */
+  private async send(endpoint: WebexEndpoint, url: string, init: RequestInit) {
     const t0 = performance.now();
-    try {
-      const res = await this.fetchImpl(url, {
-        ...init,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      this.started.set(res, t0);
-      return res;
-    } catch (err) {
-      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      this.options.onCall?.(endpoint, timeout ? 'timeout' : 'unreachable', (performance.now() - t0) / 1000);
-      throw new UpstreamError(endpoint === 'people_me' ? 'people/me' : 'access_token', timeout ? 'timeout' : 'unreachable', err);
-    }
-  }
-
-  /** The body as JSON, or undefined for anything else (HTML error pages, empty bodies). */
-  private async readJson(endpoint: WebexEndpoint, res: Response): Promise<unknown> {
+    const done = (outcome: string) => this.options.onCall?.(endpoint, outcome, (performance.now() - t0) / 1000);
+    let status: number;
     let text: string;
     try {
+      const res = await this.fetchImpl(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      status = res.status;
       text = await res.text();
     } catch (err) {
       const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      this.report(endpoint, timeout ? 'timeout' : 'unreachable', res);
-      throw new UpstreamError('access_token', timeout ? 'timeout' : 'unreachable', err);
+      done(timeout ? 'timeout' : 'unreachable');
+      throw new UpstreamError(endpoint === 'people_me' ? 'people/me' : 'access_token', timeout ? 'timeout' : 'unreachable', err);
     }
+    let body: unknown;
     try {
-      return JSON.parse(text);
+      body = JSON.parse(text);
     } catch {
-      return undefined;
+      body = undefined;
     }
-  }
-
-  private report(endpoint: WebexEndpoint, outcome: string, res?: Response): void {
-    const t0 = res ? this.started.get(res) : undefined;
-    this.options.onCall?.(endpoint, outcome, t0 === undefined ? 0 : (performance.now() - t0) / 1000);
+    return { status, body, done };
   }
 }
 
