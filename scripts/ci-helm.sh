@@ -34,7 +34,7 @@ mkdir -p "$BIN"
 if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
-command -v go >/dev/null || fail "Go is required to build helm and kubevalidate (https://go.dev/doc/install)"
+command -v go >/dev/null || fail "Go is required to build helm and kubevalidate"
 
 # --- tools ------------------------------------------------------------------
 installed_helm_version() {
