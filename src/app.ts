@@ -17,7 +17,7 @@ import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
 import { deviceRouter } from './routes/device';
-import { healthRouter } from './routes/health';
+import { healthRouter, metricsRouter } from './routes/health';
 import { metadataRouter } from './routes/metadata';
 import { oauthRouter } from './routes/oauth';
 import { pagesRouter } from './routes/pages';
@@ -80,7 +80,8 @@ export function createApp(deps: AppDeps): Koa {
   );
 
   const routers = [
-    healthRouter({ store: deps.store, metrics }),
+    healthRouter({ store: deps.store }),
+    ...(config.metricsPort === 0 ? [metricsRouter(metrics)] : []),
     metadataRouter(config),
     pagesRouter(flow),
     oauthRouter(flow),

@@ -142,6 +142,12 @@ export const configSchema = {
     default: 8080,
     env: 'PORT',
   },
+  metricsPort: {
+    doc: 'Serve /metrics only on this separate port, kept off the public ingress (0: on PORT).',
+    format: 'port',
+    default: 0,
+    env: 'METRICS_PORT',
+  },
   host: {
     doc: 'Address the HTTP server binds to.',
     format: isString,
@@ -358,6 +364,8 @@ export const configEnvNames: readonly string[] = Object.values(configSchema).map
 export interface AppConfig {
   env: 'production' | 'development' | 'test';
   port: number;
+  /** 0: /metrics on the main port; otherwise only on this one. */
+  metricsPort: number;
   host: string;
   publicUrl: string;
   /** True when PUBLIC_URL is https: Secure/__Host- cookies and HSTS. */
@@ -538,6 +546,7 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
   return {
     env: envName,
     port,
+    metricsPort: get('metricsPort') as number,
     host: get('host') as string,
     publicUrl,
     secure,

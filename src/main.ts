@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+import Koa from 'koa';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
@@ -15,6 +16,7 @@ import { Sandbox } from './sandbox/sandbox';
 import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import type { Store } from './store/store';
+import { metricsRouter } from './routes/health';
 import { WebexClient } from './webex/client';
 
 export interface RunningService {
@@ -76,12 +78,14 @@ export async function startService(env: Record<string, string | undefined>, opts
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  const metricsServer = config.metricsPort ? await listenMetrics(config, metrics) : undefined;
   logger.info({ event: 'listening', url: config.publicUrl, port: config.port, scopesMode: config.scopesMode, store: config.redis ? 'redis' : 'memory' }, `webex-scoped-tokens listening on ${config.publicUrl}`);
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       logger.info({ event: 'shutdown', graceSeconds: config.shutdownGraceSeconds }, 'shutting down: no new connections');
+      metricsServer?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       waiters.releaseAll();
@@ -93,6 +97,19 @@ export async function startService(env: Record<string, string | undefined>, opts
     })());
 
   return { server, config, store, shutdown };
+}
+
+/** A second listener that serves only /metrics, for scrapers inside the cluster. */
+async function listenMetrics(config: AppConfig, metrics: ReturnType<typeof createMetrics>): Promise<http.Server> {
+  const app = new Koa();
+  const router = metricsRouter(metrics);
+  app.use(router.routes()).use(router.allowedMethods());
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.metricsPort, config.host, () => resolve());
+  });
+  return server;
 }
 
 function hasPrettyPrinter(): boolean {

@@ -2,8 +2,8 @@ import Router from '@koa/router';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
 
-/** Liveness (no dependencies), readiness (the store answers quickly) and Prometheus metrics. */
-export function healthRouter(deps: { store: Store; metrics: Metrics; readyTimeoutMs?: number }): Router {
+/** Liveness (no dependencies) and readiness (the store answers quickly). */
+export function healthRouter(deps: { store: Store; readyTimeoutMs?: number }): Router {
   const router = new Router();
   const timeoutMs = deps.readyTimeoutMs ?? 1000;
 
@@ -27,10 +27,15 @@ export function healthRouter(deps: { store: Store; metrics: Metrics; readyTimeou
     }
   });
 
-  router.get('metrics', '/metrics', async (ctx) => {
-    ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
-  });
+  return router;
+}
 
+/** Prometheus text; on the main port, or on METRICS_PORT only (see main.ts). */
+export function metricsRouter(metrics: Metrics): Router {
+  const router = new Router();
+  router.get('metrics', '/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
   return router;
 }

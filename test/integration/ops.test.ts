@@ -57,10 +57,12 @@ describe('health, readiness and metrics', () => {
 describe('graceful shutdown', () => {
   let service: RunningService;
   let redisUrl: string;
+  let metricsPort: number;
   const prefix = uniquePrefix('shutdown');
   before(async () => {
     redisUrl = (await sharedRedis()).url;
     const port = await freePort();
+    metricsPort = await freePort();
     service = await startService(
       {
         NODE_ENV: 'test',
@@ -72,11 +74,20 @@ describe('graceful shutdown', () => {
         REDIS_PREFIX: prefix,
         TOKEN_ENCRYPTION_KEY: TEST_KEY,
         SHUTDOWN_GRACE_SECONDS: '5',
+        METRICS_PORT: String(metricsPort),
       },
       { logger: captureLogger([]) },
     );
   });
   after(() => dumpPrefix(redisUrl, prefix, { remove: true }));
+
+  test('METRICS_PORT serves /metrics on its own port only, off the public one', async () => {
+    const onMain = await fetch(`${service.config.publicUrl}/metrics`);
+    assert.equal(onMain.status, 404);
+    const onMetrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(onMetrics.status, 200);
+    assert.match(await onMetrics.text(), /process_resident_memory_bytes/);
+  });
 
   test('shutdown answers a waiting poll, stops accepting, and closes the store', async () => {
     const url = service.config.publicUrl;
@@ -92,6 +103,7 @@ describe('graceful shutdown', () => {
     assert.ok(Date.now() - started < 5000, 'the waiting poll was answered at shutdown, not after its wait');
     await assert.rejects(fetch(`${url}/healthz`), 'no longer accepting connections');
     await assert.rejects(service.store.ping(), 'store closed');
+    await assert.rejects(fetch(`http://127.0.0.1:${metricsPort}/metrics`), 'metrics listener closed');
   });
 });
 
