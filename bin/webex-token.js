@@ -10,6 +10,14 @@ let cli;
 if (fs.existsSync(built)) {
   cli = require(built);
 } else {
+  try {
+    require.resolve('tsx/cjs');
+  } catch {
+    console.error(
+      'webex-token: not built: run "npm run build" (or "npm ci" to get tsx and run from source)',
+    );
+    process.exit(2);
+  }
   require('tsx/cjs');
   cli = require(path.join(__dirname, '..', 'src', 'cli', 'main.ts'));
 }
