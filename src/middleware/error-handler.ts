@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { HttpError, OAuthError, notFound } from '../errors';
+import { HttpError, OAuthError, methodNotAllowed, notFound } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Views } from '../views/render';
@@ -16,6 +16,8 @@ export function errorHandler(deps: { logger: Logger; views: Views; metrics: Metr
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw notFound();
+      // The router's 405 has no body: give scripts JSON and browsers a page, like any error.
+      if (ctx.status === 405 && ctx.body === undefined) throw methodNotAllowed(ctx.method, ctx.response.get('Allow'));
     } catch (caught) {
       const err = toHttpError(caught);
       if (err.status >= 500) {
@@ -49,7 +51,11 @@ export function errorHandler(deps: { logger: Logger; views: Views; metrics: Metr
 /** Anything thrown becomes an HttpError; unknown errors are 500 and not exposed. */
 export function toHttpError(caught: unknown): HttpError {
   if (caught instanceof HttpError) return caught;
-  const e = caught as { status?: number; statusCode?: number; expose?: boolean; type?: string; message?: string };
+  const e = caught as { status?: number; statusCode?: number; expose?: boolean; type?: string; message?: string; code?: unknown };
+  // zlib/brotli errors from a request body whose Content-Encoding does not match its bytes.
+  if (typeof e?.code === 'string' && /^(Z_|ERR__ERROR)/.test(e.code)) {
+    return new HttpError(400, 'invalid_request', 'The request body could not be decompressed: it does not match its Content-Encoding.', { hint: 'Send the body uncompressed, or with a matching Content-Encoding.' });
+  }
   const status = e?.status ?? e?.statusCode;
   // Errors from koa/co-body (413 too large, 415, 400 malformed) carry a status and are safe.
   if (typeof status === 'number' && status >= 400 && status < 500) {
