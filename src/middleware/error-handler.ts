@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import { SealError } from '../crypto';
 import { HttpError, OAuthError, methodNotAllowed, notFound } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -11,22 +12,32 @@ const MACHINE_PATH = /^\/(oauth2\/|\.well-known\/|healthz|readyz|metrics)/;
  * The one place errors become responses: JSON (RFC 6749 §5.2 shape) for scripts, an
  * explanatory page for browsers. 5xx internals are logged, never shown.
  */
-export function errorHandler(deps: { logger: Logger; views: Views; metrics: Metrics }): Koa.Middleware {
+export function errorHandler(deps: {
+  logger: Logger;
+  views: Views;
+  metrics: Metrics;
+}): Koa.Middleware {
   return async function handleErrors(ctx, next) {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw notFound();
       // The router's 405 has no body: give scripts JSON and browsers a page, like any error.
-      if (ctx.status === 405 && ctx.body === undefined) throw methodNotAllowed(ctx.method, ctx.response.get('Allow'));
+      if (ctx.status === 405 && ctx.body === undefined)
+        throw methodNotAllowed(ctx.method, ctx.response.get('Allow'));
     } catch (caught) {
-      const err = toHttpError(caught);
+      const err =
+        caught instanceof SealError
+          ? sealedValueRejected(ctx, caught, deps.logger)
+          : toHttpError(caught);
       if (err.status >= 500) {
         deps.logger.error({ err: describe(caught), path: ctx.path }, 'request failed');
       }
       ctx.status = err.status;
       for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
       ctx.set('Cache-Control', 'no-store');
-      const message = err.expose ? err.message : 'An unexpected error happened. It has been logged.';
+      const message = err.expose
+        ? err.message
+        : 'An unexpected error happened. It has been logged.';
       const wantsJson = MACHINE_PATH.test(ctx.path) || ctx.accepts('html', 'json') === 'json';
       if (err instanceof OAuthError && ctx.path.startsWith('/oauth2/')) {
         deps.metrics.tokenEndpointErrors.inc({ error: err.code });
@@ -39,7 +50,9 @@ export function errorHandler(deps: { logger: Logger; views: Views; metrics: Metr
           pageTitle: err.title,
           title: err.title,
           message,
-          hint: err.expose ? err.hint : 'Try again in a moment. If it keeps happening, tell the operators the time it happened.',
+          hint: err.expose
+            ? err.hint
+            : 'Try again in a moment. If it keeps happening, tell the operators the time it happened.',
           details: err.expose ? err.details : [],
           code: err.code,
         });
@@ -48,31 +61,90 @@ export function errorHandler(deps: { logger: Logger; views: Views; metrics: Metr
   };
 }
 
+/**
+ * A sealed value in the store failed authentication (tampered, truncated, or sealed with a key
+ * no longer configured). Fail closed: the value was already taken out of the store (results
+ * and sign-in records are read with an atomic take), so the grant is gone for good. Scripts get
+ * RFC 8628 `invalid_grant`, which tells them to stop polling and start over (a 5xx would make
+ * them retry something that can never succeed); browsers get a "start again" page. Operators
+ * get a warning without any value, since it means Redis was tampered with or a key was dropped.
+ */
+function sealedValueRejected(ctx: Koa.Context, err: SealError, logger: Logger): HttpError {
+  logger.warn(
+    { event: 'sealed_value_rejected', reason: err.message, path: ctx.path },
+    'a sealed value in the store failed authentication; refused and discarded',
+  );
+  if (ctx.path.startsWith('/oauth2/')) {
+    return new OAuthError(
+      400,
+      'invalid_grant',
+      'The stored result for this device_code could not be verified, so it was discarded. Start a new device authorization.',
+    );
+  }
+  return new HttpError(
+    400,
+    'sealed_value_rejected',
+    'The sign-in details kept for this request could not be verified, so they were discarded.',
+    {
+      title: 'This sign-in cannot be finished',
+      hint: 'Start again from the home page. If it keeps happening, tell the operators the time it happened.',
+    },
+  );
+}
+
 /** Anything thrown becomes an HttpError; unknown errors are 500 and not exposed. */
 export function toHttpError(caught: unknown): HttpError {
   if (caught instanceof HttpError) return caught;
-  const e = caught as { status?: number; statusCode?: number; expose?: boolean; type?: string; message?: string; code?: unknown };
+  const e = caught as {
+    status?: number;
+    statusCode?: number;
+    expose?: boolean;
+    type?: string;
+    message?: string;
+    code?: unknown;
+  };
   // zlib/brotli errors from a request body whose Content-Encoding does not match its bytes.
   if (typeof e?.code === 'string' && /^(Z_|ERR__ERROR)/.test(e.code)) {
-    return new HttpError(400, 'invalid_request', 'The request body could not be decompressed: it does not match its Content-Encoding.', { hint: 'Send the body uncompressed, or with a matching Content-Encoding.' });
+    return new HttpError(
+      400,
+      'invalid_request',
+      'The request body could not be decompressed: it does not match its Content-Encoding.',
+      { hint: 'Send the body uncompressed, or with a matching Content-Encoding.' },
+    );
   }
   const status = e?.status ?? e?.statusCode;
   // Errors from koa/co-body (413 too large, 415, 400 malformed) carry a status and are safe.
   if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) {
-      return new HttpError(413, 'invalid_request', 'The request body is larger than this service accepts.', { hint: 'Send only the documented parameters.' });
+      return new HttpError(
+        413,
+        'invalid_request',
+        'The request body is larger than this service accepts.',
+        { hint: 'Send only the documented parameters.' },
+      );
     }
     if (status === 415) {
-      return new HttpError(415, 'invalid_request', 'The request body has a content type this endpoint does not accept.', { hint: 'Send application/x-www-form-urlencoded.' });
+      return new HttpError(
+        415,
+        'invalid_request',
+        'The request body has a content type this endpoint does not accept.',
+        { hint: 'Send application/x-www-form-urlencoded.' },
+      );
     }
-    return new HttpError(status, 'invalid_request', 'The request could not be read (malformed body or parameters).', { hint: 'Check the request format against the documentation.' });
+    return new HttpError(
+      status,
+      'invalid_request',
+      'The request could not be read (malformed body or parameters).',
+      { hint: 'Check the request format against the documentation.' },
+    );
   }
   return new HttpError(500, 'server_error', 'Internal error', { expose: false, cause: caught });
 }
 
 function describe(err: unknown): { type: string; message: string; stack?: string } {
   if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : '';
+    const cause =
+      err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : '';
     return { type: err.name, message: err.message + cause, stack: err.stack };
   }
   return { type: typeof err, message: 'non-error thrown' };
