@@ -44,6 +44,7 @@ const handoffKey = (h: string) => `handoff:${h}`;
 const resultKey = (h: string) => `result:${h}`;
 const pollKey = (h: string) => `poll:${h}`;
 const slowKey = (h: string) => `slow:${h}`;
+const expiredKey = (h: string) => `expired:${h}`;
 const userCodeKey = (code: string) => `ucode:${hashSecret(code)}`;
 
 export interface ClientCredentials {
@@ -331,8 +332,11 @@ export async function pollHandoff(deps: FlowDeps, waiters: HandoffWaiters, input
   const gateMs = Math.max(200, interval * 1000 - 250);
   if (!(await store.setIfAbsent(pollKey(h), '1', gateMs))) {
     const remaining = Math.max(1000, record.expiresAt - deps.now() + TOMBSTONE_MS);
-    await store.increment(slowKey(h), remaining);
-    throw new OAuthError(400, 'slow_down', `Polling too fast: wait at least ${interval + 5} seconds between polls.`);
+    const { count } = await store.increment(slowKey(h), remaining);
+    // RFC 8628 §3.5: the grown interval holds from this poll on, so restart the gate with it.
+    const grown = config.device.intervalSeconds + 5 * count;
+    await store.set(pollKey(h), '1', grown * 1000 - 250);
+    throw new OAuthError(400, 'slow_down', `Polling too fast: wait at least ${grown} seconds between polls.`);
   }
 
   if (record.status === 'pending' && input.waitSeconds > 0 && record.expiresAt > deps.now()) {
@@ -371,7 +375,11 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
     return tokens;
   }
   if (record.expiresAt <= deps.now()) {
-    deps.metrics.handoffs.inc({ event: 'expired' });
+    // Counted and logged once per handoff, however often the script polls afterwards.
+    if (await deps.store.setIfAbsent(expiredKey(h), '1', TOMBSTONE_MS)) {
+      deps.metrics.handoffs.inc({ event: 'expired' });
+      deps.logger.info({ event: 'handoff_expired', client: record.clientId, scopes: record.scopes }, 'script handoff expired before approval');
+    }
     throw new OAuthError(400, 'expired_token', 'This request expired before an admin approved it. Start a new device authorization.');
   }
   throw new OAuthError(400, 'authorization_pending', 'Waiting for an admin to approve the request at the verification URI.');

@@ -1,0 +1,218 @@
+/**
+ * Issue 3, "curl alone can run the whole handoff": the bash blocks of README.md's
+ * "Script handoff with curl" section run exactly as written against the service, while the
+ * test plays the admin. The poll loop must survive authorization_pending, honour a slow_down
+ * (grown interval) and use `wait` so the tokens arrive the moment the admin approves.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { approveHandoff, denyHandoff } from '../helpers/admin';
+import { dumpPrefix } from '../helpers/redis';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const README = path.join(__dirname, '..', '..', 'README.md');
+
+/** The fenced bash blocks between the curl-handoff markers, in order. */
+function readmeBlocks(): string[] {
+  const text = fs.readFileSync(README, 'utf8');
+  const start = text.indexOf('<!-- curl-handoff:start -->');
+  const end = text.indexOf('<!-- curl-handoff:end -->');
+  assert.ok(start >= 0 && end > start, 'README.md has the curl-handoff markers');
+  const section = text.slice(start, end);
+  assert.match(section, /^## Script handoff with curl$/m);
+  return [...section.matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  return { child, out, exited };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves with 'timeout' after ms without keeping the process alive. */
+const deadline = (ms: number) =>
+  new Promise<string>((r) => setTimeout(() => r('timeout'), ms).unref());
+
+async function until<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms: number,
+  diagnostics: () => string,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${diagnostics()}`);
+    await sleep(20);
+  }
+}
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer({
+    env: { DEVICE_POLL_INTERVAL_SECONDS: '1', DEVICE_MAX_WAIT_SECONDS: '2' },
+    sandboxOptions: { tokenPrefix: 'CURLTK' },
+  });
+});
+after(() => srv.close());
+
+test('curl and jq are installed (the README handoff needs them)', async () => {
+  const probe = run('bash', ['-c', 'command -v curl && command -v jq']);
+  const code = await probe.exited;
+  assert.equal(
+    code,
+    0,
+    `curl and jq must be on the PATH for the README test (apt-get install -y curl jq); found: ${probe.out.stdout.trim() || 'neither'}`,
+  );
+});
+
+test('the README curl handoff runs as written: pending, slow_down, wait, tokens, refresh', async () => {
+  const blocks = readmeBlocks();
+  assert.ok(blocks.length >= 2, `expected the handoff as bash blocks, found ${blocks.length}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wst-curl-'));
+  const script = path.join(dir, 'webex-handoff.sh');
+  fs.writeFileSync(script, blocks.join('\n'));
+  const errorCount = async (error: string) =>
+    (await srv.metrics.tokenEndpointErrors.get()).values.find((v) => v.labels.error === error)
+      ?.value ?? 0;
+
+  const proc = run('bash', [script], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, HOME: dir, SERVER: srv.url, WEBEX_API: `${srv.sandboxUrl}/v1` },
+  });
+  const diag = () =>
+    `exit: ${proc.child.exitCode}\nstdout:\n${proc.out.stdout}\nstderr:\n${proc.out.stderr}`;
+  try {
+    // Step 1: the script shows where to go and the code.
+    await until(
+      () => /valid for 600 seconds/.test(proc.out.stdout),
+      'the instructions on stdout',
+      5000,
+      diag,
+    );
+    const userCode = /\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b/.exec(
+      proc.out.stdout,
+    )?.[1];
+    assert.ok(userCode, diag());
+    assert.ok(proc.out.stdout.includes(`${srv.url}/device`), 'the verification URI is shown');
+    assert.ok(
+      proc.out.stdout.includes(`${srv.url}/device?user_code=${userCode}`),
+      'the complete URI is shown',
+    );
+
+    // Step 2: the first poll waits (wait=25, capped at 2 s here) and then gets authorization_pending.
+    await until(() => srv.waiters.size === 1, 'the first poll to wait', 5000, diag);
+    // Another poller on the same handoff: the script's next poll is too fast and gets slow_down.
+    const keys = await dumpPrefix(srv.redis!.url, srv.redis!.prefix);
+    const handoffs = [...keys.keys()].filter((k) => k.startsWith(`${srv.redis!.prefix}handoff:`));
+    assert.equal(handoffs.length, 1);
+    const h = handoffs[0]!.slice(`${srv.redis!.prefix}handoff:`.length);
+    const redis = new Redis(srv.redis!.url);
+    await redis.set(`${srv.redis!.prefix}poll:${h}`, '1', 'PX', 4000);
+    redis.disconnect();
+    await until(
+      async () => (await errorCount('slow_down')) === 1,
+      'a slow_down answer',
+      6000,
+      diag,
+    );
+    assert.equal(
+      await errorCount('authorization_pending'),
+      1,
+      'the loop went on after authorization_pending',
+    );
+
+    // After the grown interval (1 + 5 s) the script polls again, waiting; the admin approves now.
+    await until(() => srv.waiters.size === 1, 'the poll after slow_down', 9000, diag);
+    const done = await approveHandoff(srv.url, userCode);
+    const approvedAt = Date.now();
+    assert.equal(done.status, 200, done.body.slice(0, 300));
+    await until(() => proc.out.stdout.includes('Tokens saved'), 'the tokens', 4000, diag);
+    assert.ok(
+      Date.now() - approvedAt < 2500,
+      'the waiting poll delivered the tokens right after the approval',
+    );
+
+    const code = await Promise.race([proc.exited, deadline(10_000)]);
+    assert.equal(code, 0, diag());
+  } finally {
+    proc.child.kill('SIGTERM');
+  }
+
+  assert.equal(
+    await errorCount('slow_down'),
+    1,
+    'the script honoured the grown interval (no second slow_down)',
+  );
+  assert.equal(proc.out.stderr, '', diag());
+  // Step 3: the token worked at Webex, and the refresh went through the service.
+  assert.match(proc.out.stdout, /Signed in as Ada Admin/);
+  assert.match(proc.out.stdout, /Tokens refreshed/);
+  assert.equal(srv.sandbox.calls.refresh, 1);
+  const file = path.join(dir, 'webex-tokens.json');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600, 'the token file is private');
+  const tokens = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  assert.match(String(tokens.access_token), /^CURLTK_AT_/);
+  assert.match(String(tokens.refresh_token), /^CURLTK_RT_/);
+  assert.equal(tokens.scope, 'spark-admin:people_read');
+  const me = await fetch(`${srv.sandboxUrl}/v1/people/me`, {
+    headers: { authorization: `Bearer ${String(tokens.access_token)}` },
+  });
+  assert.equal(me.status, 200, 'the refreshed access token works');
+  assert.ok(
+    !proc.out.stdout.includes(String(tokens.access_token)),
+    'the script never prints a token',
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the README curl handoff stops with the reason when the admin denies', async () => {
+  const blocks = readmeBlocks();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wst-curl-'));
+  const script = path.join(dir, 'webex-handoff.sh');
+  fs.writeFileSync(script, blocks.join('\n'));
+  const proc = run('bash', [script], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir,
+      SERVER: srv.url,
+      SCOPE: 'spark-admin:people_read spark-admin:licenses_read',
+    },
+  });
+  const diag = () =>
+    `exit: ${proc.child.exitCode}\nstdout:\n${proc.out.stdout}\nstderr:\n${proc.out.stderr}`;
+  try {
+    const userCode = await until(
+      () => /\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b/.exec(proc.out.stdout)?.[1],
+      'the user code',
+      5000,
+      diag,
+    );
+    assert.equal((await denyHandoff(srv.url, userCode)).status, 200);
+    const code = await Promise.race([proc.exited, deadline(8000)]);
+    assert.equal(code, 1, diag());
+  } finally {
+    proc.child.kill('SIGTERM');
+  }
+  assert.match(proc.out.stderr, /access_denied/);
+  assert.ok(!fs.existsSync(path.join(dir, 'webex-tokens.json')), 'no token file');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
