@@ -46,6 +46,7 @@ const pollKey = (h: string) => `poll:${h}`;
 const slowKey = (h: string) => `slow:${h}`;
 const expiredKey = (h: string) => `expired:${h}`;
 const userCodeKey = (code: string) => `ucode:${hashSecret(code)}`;
+const decidedKey = (h: string) => `decided:${h}`;
 
 export interface ClientCredentials {
   clientId?: string;
@@ -196,8 +197,23 @@ async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Pro
   await deps.store.set(handoffKey(h), JSON.stringify(record), ttl);
 }
 
+/**
+ * Only the first answer to a handoff counts: two admins (or two tabs) approving or denying at
+ * the same moment must not overwrite each other's result. Atomic in the store.
+ */
+async function claimDecision(deps: FlowDeps, pending: PendingHandoff): Promise<void> {
+  const ttl = Math.max(1, pending.record.expiresAt - deps.now()) + TOMBSTONE_MS;
+  if (!(await deps.store.setIfAbsent(decidedKey(pending.handoff), '1', ttl))) {
+    throw new HttpError(409, 'already_answered', 'This request was already approved or denied, in another tab or by another admin. Any tokens from this sign-in were discarded.', {
+      title: 'Request already answered',
+      hint: 'Nothing more to do here. If the script still needs tokens, ask it to start a new request.',
+    });
+  }
+}
+
 /** Deny a pending handoff and wake its pollers. */
 export async function denyHandoff(deps: FlowDeps, pending: PendingHandoff, reason: NonNullable<HandoffRecord['denyReason']>, by?: WebexPerson | null): Promise<void> {
+  await claimDecision(deps, pending);
   const record: HandoffRecord = {
     ...pending.record,
     status: 'denied',
@@ -220,6 +236,7 @@ export async function approveHandoff(deps: FlowDeps, pending: PendingHandoff, to
       hint: 'Ask the script to start a new request, then approve it within its time limit.',
     });
   }
+  await claimDecision(deps, pending);
   // The result first, then the status: a poller that sees "approved" always finds the tokens.
   await deps.store.set(resultKey(pending.handoff), deps.sealer.seal(JSON.stringify(tokens), resultKey(pending.handoff)), remaining);
   const record: HandoffRecord = {
@@ -369,7 +386,7 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
     const sealed = await deps.store.take(resultKey(h));
     if (sealed === null) throw invalidGrant();
     const tokens = JSON.parse(deps.sealer.open(sealed, resultKey(h))) as WebexTokens;
-    await deps.store.delete(handoffKey(h), pollKey(h), slowKey(h));
+    await deps.store.delete(handoffKey(h), pollKey(h), slowKey(h), decidedKey(h));
     deps.metrics.handoffs.inc({ event: 'delivered' });
     deps.logger.info({ event: 'handoff_delivered', client: record.clientId }, 'tokens delivered to the script');
     return tokens;

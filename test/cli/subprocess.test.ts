@@ -322,33 +322,3 @@ describe('refresh', () => {
     assert.match(cli.stderr(), /no refresh token on stdin/);
   });
 });
-
-describe('docs/cli.md', () => {
-  test('the curl + jq script runs as written', async () => {
-    const doc = fs.readFileSync(path.join(__dirname, '../../docs/cli.md'), 'utf8');
-    const section = doc.slice(doc.indexOf('## Without the CLI'));
-    const script = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
-    assert.ok(script.startsWith('#!/bin/sh'), 'script found');
-    const file = path.join(tmp, 'device-flow.sh');
-    fs.writeFileSync(file, script);
-    const child = spawn('sh', [file], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SERVER: srv.url, SCOPE },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    let userCode: string | undefined;
-    for (let i = 0; i < 200 && !userCode; i++) {
-      userCode = /enter the code ([A-Z]{4}-[A-Z]{4})\nor open /.exec(err)?.[1];
-      if (!userCode) await new Promise((r) => setTimeout(r, 25));
-    }
-    assert.ok(userCode, `no code on stderr: ${err}`);
-    assert.match(err, /or open http:\/\/127\.0\.0\.1:\d+\/device\?user_code=/);
-    await approveHandoff(srv.url, userCode);
-    assert.equal(await exited, 0, err);
-    assert.match(out, /^SBX_AT_\S+\n$/);
-  });
-});
