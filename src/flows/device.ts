@@ -399,8 +399,15 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
     }
     throw new OAuthError(400, 'expired_token', 'This request expired before an admin approved it. Start a new device authorization.');
   }
-  throw new OAuthError(400, 'authorization_pending', 'Waiting for an admin to approve the request at the verification URI.');
+  throw AUTHORIZATION_PENDING;
 }
+
+/**
+ * The answer to almost every poll, built once: capturing a fresh stack trace on each pending poll
+ * was about 6 % of the service's CPU under polling load (docs/BENCHMARKS.md). Nothing mutates it;
+ * the error handler only reads it.
+ */
+const AUTHORIZATION_PENDING = new OAuthError(400, 'authorization_pending', 'Waiting for an admin to approve the request at the verification URI.');
 
 function denyText(reason: HandoffRecord['denyReason']): string {
   switch (reason) {
