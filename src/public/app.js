@@ -21,9 +21,14 @@
     var filter = document.getElementById('filter');
 
     function update() {
-      var n = boxes.filter(function (b) { return b.checked; }).length;
+      var n = boxes.filter(function (b) {
+        return b.checked;
+      }).length;
       start.disabled = n === 0;
-      status.textContent = n === 0 ? 'Pick at least one scope to start.' : n + (n === 1 ? ' scope selected' : ' scopes selected');
+      status.textContent =
+        n === 0
+          ? 'Pick at least one scope to start.'
+          : n + (n === 1 ? ' scope selected' : ' scopes selected');
       Array.prototype.forEach.call(form.querySelectorAll('fieldset.group'), function (fs) {
         var inGroup = fs.querySelectorAll('input[name="scope"]');
         var picked = fs.querySelectorAll('input[name="scope"]:checked').length;
@@ -34,7 +39,9 @@
       });
     }
 
-    Array.prototype.forEach.call(form.querySelectorAll('label.select-all'), function (l) { l.hidden = false; });
+    Array.prototype.forEach.call(form.querySelectorAll('label.select-all'), function (l) {
+      l.hidden = false;
+    });
     Array.prototype.forEach.call(form.querySelectorAll('[data-select-all]'), function (all) {
       all.addEventListener('change', function () {
         var fs = all.closest('fieldset');
@@ -44,12 +51,17 @@
         update();
       });
     });
-    boxes.forEach(function (b) { b.addEventListener('change', update); });
+    boxes.forEach(function (b) {
+      b.addEventListener('change', update);
+    });
 
     if (filter) {
+      var noMatch = form.querySelector('.no-match');
+      var filterStatus = document.getElementById('filter-status');
       filter.parentElement.hidden = false;
       filter.addEventListener('input', function () {
         var q = filter.value.trim().toLowerCase();
+        var total = 0;
         Array.prototype.forEach.call(form.querySelectorAll('fieldset.group'), function (fs) {
           var visible = 0;
           Array.prototype.forEach.call(fs.querySelectorAll('li.scope'), function (li) {
@@ -58,7 +70,16 @@
             if (show) visible++;
           });
           fs.hidden = visible === 0;
+          total += visible;
         });
+        if (noMatch) noMatch.hidden = total !== 0;
+        if (filterStatus) {
+          filterStatus.textContent = !q
+            ? ''
+            : total === 0
+              ? 'No scope matches.'
+              : total + (total === 1 ? ' scope matches.' : ' scopes match.');
+        }
       });
     }
 
@@ -66,9 +87,12 @@
       a.addEventListener('click', function (e) {
         e.preventDefault();
         var wanted = a.getAttribute('data-preset').split(' ');
-        boxes.forEach(function (b) { b.checked = wanted.indexOf(b.value) !== -1; });
+        boxes.forEach(function (b) {
+          b.checked = wanted.indexOf(b.value) !== -1;
+        });
         Array.prototype.forEach.call(document.querySelectorAll('a[data-preset]'), function (o) {
-          o.setAttribute('aria-pressed', o === a ? 'true' : 'false');
+          if (o === a) o.setAttribute('aria-current', 'true');
+          else o.removeAttribute('aria-current');
         });
         update();
         start.focus();
@@ -78,22 +102,44 @@
   }
 
   function setupCopyButtons() {
+    var status = document.getElementById('copy-status');
     Array.prototype.forEach.call(document.querySelectorAll('button[data-copy]'), function (btn) {
+      btn.hidden = false;
+      var label = btn.querySelector('.label') || btn;
+      var original = label.textContent;
+      var timer = null;
       btn.addEventListener('click', function () {
         var field = document.getElementById(btn.getAttribute('data-copy'));
         var value = field.value;
+        var name = field.getAttribute('aria-labelledby');
+        var heading = name ? document.getElementById(name) : null;
         var done = function () {
-          var label = btn.textContent;
-          btn.textContent = 'Copied';
+          label.textContent = 'Copied';
+          btn.classList.add('is-copied');
           field.classList.add('copied');
-          setTimeout(function () { btn.textContent = label; field.classList.remove('copied'); }, 1500);
+          if (status)
+            status.textContent =
+              (heading ? heading.textContent : 'Value') + ' copied to the clipboard.';
+          clearTimeout(timer);
+          timer = setTimeout(function () {
+            label.textContent = original;
+            btn.classList.remove('is-copied');
+            field.classList.remove('copied');
+          }, 2000);
+        };
+        var fallback = function () {
+          field.focus();
+          field.select();
+          try {
+            if (document.execCommand('copy')) done();
+          } catch (e) {
+            // Selected: the user can press Ctrl+C.
+          }
         };
         if (navigator.clipboard && navigator.clipboard.writeText) {
-          navigator.clipboard.writeText(value).then(done, function () { field.select(); });
+          navigator.clipboard.writeText(value).then(done, fallback);
         } else {
-          field.select();
-          document.execCommand('copy');
-          done();
+          fallback();
         }
       });
     });

@@ -1,0 +1,135 @@
+/**
+ * A script's handoff approved in a real Chromium: the script asks over HTTP (as curl would),
+ * the admin types the code (lowercase, no dash) on the verification page, checks who asked,
+ * approves, accepts at the sandbox and sees "Tokens delivered"; the script's poll then gets
+ * the tokens. Also: verification_uri_complete pre-fills the code, Deny, and a wrong code.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { describeScope } from '../../src/webex/scopes';
+import { pollToken, requestHandoff } from '../helpers/admin';
+import { decideAtSandbox, launchBrowser, newContext } from '../helpers/browser';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const SCOPES = ['spark-admin:people_read', 'spark-admin:devices_read'];
+
+let browser: Browser;
+let srv: TestServer;
+
+before(async () => {
+  browser = await launchBrowser(); // first: a missing browser fails before anything else starts
+  srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
+});
+after(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('handoff: type the code, check the requester, approve, tokens delivered to the script', async () => {
+  const auth = await requestHandoff(srv.url, { client_id: 'cli', scope: SCOPES.join(' ') });
+  assert.equal(auth.status, 200, JSON.stringify(auth.json));
+  const userCode = String(auth.json.user_code);
+  const deviceCode = String(auth.json.device_code);
+  assert.match(userCode, /^[A-Z]{4}-[A-Z]{4}$/);
+  const pending = await pollToken(srv.url, { device_code: deviceCode });
+  assert.equal(pending.json.error, 'authorization_pending');
+  const polledAt = Date.now();
+
+  const context = await newContext(browser, { srv });
+  const page = await context.newPage();
+  await page.goto(String(auth.json.verification_uri));
+  assert.equal(await page.locator('h1').textContent(), "Approve a script's request");
+  assert.equal(await page.locator('nav a[aria-current="page"]').textContent(), 'Approve a script');
+  // Typed the sloppy way: lowercase, without the dash.
+  await page.locator('#user_code').pressSequentially(userCode.replace('-', '').toLowerCase());
+  await page.getByRole('button', { name: 'Continue' }).click();
+
+  assert.equal(await page.locator('h1').textContent(), 'Approve this request?');
+  assert.match(
+    (await page.locator('.warning').textContent()) ?? '',
+    /Only approve a request you started yourself or were expecting\./,
+  );
+  const details = Object.fromEntries(
+    await page.$$eval('.request dt', (dts) =>
+      dts.map((dt) => [
+        dt.textContent!.trim(),
+        dt.nextElementSibling!.textContent!.trim().replace(/\s+/g, ' '),
+      ]),
+    ),
+  );
+  assert.equal(details.Script, 'webex-token CLI — The bundled webex-token command');
+  assert.match(details['Requested from']!, /^(::ffff:)?127\.0\.0\.1$/);
+  assert.equal(details['User agent'], 'node');
+  assert.match(details['Asked at']!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  assert.match(details.Expires!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  assert.equal(details.Code, userCode);
+  const scopes = await page.$$eval('ul.scopes.static li.scope', (els) =>
+    els.map((li) => [
+      li.querySelector('code')!.textContent!,
+      li.querySelector('.desc')!.textContent!,
+    ]),
+  );
+  assert.deepEqual(
+    scopes,
+    SCOPES.map((s) => [s, describeScope(s).description]),
+  );
+
+  await page.getByRole('button', { name: 'Approve and sign in with Webex' }).click();
+  await page.waitForURL((u) => u.href.startsWith(`${srv.sandboxUrl}/v1/authorize`));
+  assert.deepEqual(srv.sandbox.lastAuthorize?.get('scope')?.split(' '), SCOPES);
+  await decideAtSandbox(page, srv, 'accept');
+  assert.equal(await page.locator('h1').textContent(), 'Tokens delivered to webex-token CLI');
+  assert.match(
+    (await page.locator('.done').textContent()) ?? '',
+    /Approved as ada\.admin@sandbox\.example\./,
+  );
+  assert.equal(await page.locator('textarea').count(), 0, 'the admin never sees the tokens');
+
+  await sleep(Math.max(0, polledAt + 1100 - Date.now()));
+  const tokens = await pollToken(srv.url, { device_code: deviceCode });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+  assert.match(String(tokens.json.access_token), /^SBX_AT_/);
+  assert.match(String(tokens.json.refresh_token), /^SBX_RT_/);
+  assert.equal(tokens.json.scope, SCOPES.join(' '));
+  assert.equal((await page.content()).includes(String(tokens.json.access_token)), false);
+  await sleep(1100);
+  const again = await pollToken(srv.url, { device_code: deviceCode });
+  assert.equal(again.json.error, 'invalid_grant', 'delivered exactly once');
+  await context.close();
+});
+
+test('handoff: verification_uri_complete pre-fills the code; Deny tells the script', async () => {
+  const auth = await requestHandoff(srv.url);
+  const context = await newContext(browser, { srv });
+  const page = await context.newPage();
+  await page.goto(String(auth.json.verification_uri_complete));
+  assert.equal(await page.locator('#user_code').inputValue(), auth.json.user_code);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Deny' }).click();
+  assert.equal(await page.locator('h1').textContent(), 'Request denied');
+  assert.match(
+    (await page.locator('.done').textContent()) ?? '',
+    /webex-token CLI will be told that the request was denied/,
+  );
+  const denied = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
+  assert.equal(denied.json.error, 'access_denied');
+  await context.close();
+});
+
+test('handoff: a wrong code is refused on the same page, with an alert', async () => {
+  const context = await newContext(browser, { srv });
+  const page = await context.newPage();
+  await page.goto(`${srv.url}/device`);
+  await page.locator('#user_code').fill('bbbb-bbbb');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${srv.url}/device` && r.request().method() === 'POST'),
+    page.getByRole('button', { name: 'Continue' }).click(),
+  ]);
+  assert.equal(response.status(), 400);
+  assert.match((await page.getByRole('alert').textContent()) ?? '', /That code is not valid/);
+  assert.equal(await page.locator('#user_code').inputValue(), '');
+  await context.close();
+});
