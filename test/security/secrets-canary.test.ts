@@ -112,7 +112,11 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   assert.equal(wrongSecret.status, 401);
   exposures.push({
     where: 'wrong client secret',
-    text: wrongSecret.body + JSON.stringify([...wrongSecret.headers]),
+    text:
+      wrongSecret.body +
+      JSON.stringify(
+        Object.fromEntries(wrongSecret.headers as unknown as Iterable<[string, string]>),
+      ),
   });
 
   const admin = new RecordingBrowser();
