@@ -5,7 +5,9 @@
  * app generated, /metrics, or any Redis key or value in clear.
  */
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { createLogger, redactUrl } from '../../src/logger';
 import { CookieBrowser, forms, type Page } from '../helpers/http';
 import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -214,6 +216,17 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   const dump = await dumpPrefix(srv.redis!.url, srv.redis!.prefix);
   exposures.push({ where: 'Redis keys', text: [...dump.keys()].join('\n') });
   exposures.push({ where: 'Redis values', text: [...dump.values()].join('\n') });
+  // Encoded is not encrypted: decode every base64/base64url-looking piece of every value too.
+  const decoded = [...dump.values()]
+    .flatMap((v) => v.split(/[^A-Za-z0-9+/_=-]+/))
+    .filter((piece) => piece.length >= 16)
+    .map((piece) =>
+      Buffer.from(
+        piece,
+        piece.includes('+') || piece.includes('/') ? 'base64' : 'base64url',
+      ).toString('latin1'),
+    );
+  exposures.push({ where: 'Redis values, base64-decoded', text: decoded.join('\n') });
   assert.ok(dump.size > 3, 'the store was used');
   assert.ok(srv.logs.length > 10, 'the service logged');
 
@@ -233,4 +246,47 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
     'callback URLs are logged redacted',
   );
   assert.ok(srv.logs.some((l) => l.includes('handoff_delivered')));
+});
+
+test('logger redaction backstops: secret fields and URL parameters are blanked wherever they appear', () => {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger({ level: 'trace', destination });
+  const canary = `${TOKEN_PREFIX}_backstop`;
+  logger.info(
+    {
+      req: { headers: { cookie: `wst_browser=${canary}`, authorization: `Bearer ${canary}` } },
+      res: { headers: { 'set-cookie': `wst_browser=${canary}` } },
+      access_token: canary,
+      refresh_token: canary,
+      client_secret: canary,
+      tokens: { access_token: canary, refresh_token: canary, id_token: canary },
+      body: {
+        code: canary,
+        state: canary,
+        code_verifier: canary,
+        device_code: canary,
+        user_code: canary,
+        client_secret: canary,
+        clientSecret: canary,
+        password: canary,
+        token: canary,
+      },
+    },
+    'backstop',
+  );
+  assert.equal(lines.length, 1);
+  assert.ok(!lines[0]!.includes(canary), lines[0]);
+  assert.match(lines[0]!, /\[redacted\]/);
+
+  const url = redactUrl(
+    `/oauth?state=${canary}&code=${canary}&user_code=${canary}&DEVICE_CODE=${canary}&access_token=${canary}&refresh_token=${canary}&client_secret=${canary}&code_verifier=${canary}&token=${canary}&error_description=${canary}&scope=spark:people_read`,
+  );
+  assert.ok(!url.includes(canary), url);
+  assert.match(url, /scope=spark%3Apeople_read/, 'harmless parameters stay readable');
 });
