@@ -9,7 +9,17 @@ import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../../src/config';
-import { SealError, Sealer, hashSecret, pkceChallenge, safeEqual } from '../../src/crypto';
+import {
+  SealError,
+  Sealer,
+  USER_CODE_ALPHABET,
+  generateUserCode,
+  hashSecret,
+  normalizeUserCode,
+  pkceChallenge,
+  randomToken,
+  safeEqual,
+} from '../../src/crypto';
 import { approveHandoff, decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
 import { dumpPrefix, uniquePrefix } from '../helpers/redis';
@@ -320,5 +330,44 @@ describe('startup refuses a bad TOKEN_ENCRYPTION_KEY', () => {
       config.encryptionKeys.map((k) => k.toString('base64')),
       [KEY_B, KEY_A],
     );
+  });
+});
+
+describe('random codes', () => {
+  test('tokens carry the entropy asked for and do not repeat; user codes use the consonant alphabet', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const t = randomToken(32);
+      assert.equal(Buffer.from(t, 'base64url').length, 32, '256 bits');
+      seen.add(t);
+    }
+    assert.equal(seen.size, 2000);
+    assert.equal(USER_CODE_ALPHABET, 'BCDFGHJKLMNPQRSTVWXZ');
+    const codes = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const code = generateUserCode();
+      assert.match(code, /^[BCDFGHJKLMNPQRSTVWXZ]{8}$/);
+      codes.add(code);
+    }
+    assert.ok(codes.size > 1990, 'user codes are not predictable');
+    const used = new Set([...codes].join(''));
+    assert.equal(used.size, 20, 'every letter of the alphabet is used');
+  });
+
+  test('typed user codes match ignoring case, dashes and spaces, and nothing else', () => {
+    assert.equal(normalizeUserCode('bcdf-ghjk'), 'BCDFGHJK');
+    assert.equal(normalizeUserCode(' BCDF GHJK '), 'BCDFGHJK');
+    assert.equal(normalizeUserCode('bcdfghjk'), 'BCDFGHJK');
+    for (const bad of [
+      'BCDF-GHJA',
+      'BCDF-GHJ',
+      'BCDF-GHJKL',
+      'BCDF_GHJK',
+      'ＢCDF-GHJK',
+      '',
+      'BCDF%2DGHJK',
+    ]) {
+      assert.equal(normalizeUserCode(bad), null, bad);
+    }
   });
 });
