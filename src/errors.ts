@@ -111,8 +111,13 @@ export function notFound(): HttpError {
 }
 
 export function methodNotAllowed(method: string, allow: string): HttpError {
-  return new HttpError(405, 'invalid_request', `This address does not accept ${method.slice(0, 16).replace(/[^A-Z]/gi, '?')} requests.`, {
-    hint: allow ? `It accepts: ${allow}.` : 'Start again from the home page.',
-    headers: allow ? { Allow: allow } : {},
-  });
+  return new HttpError(
+    405,
+    'invalid_request',
+    `This address does not accept ${method.slice(0, 16).replace(/[^A-Z]/gi, '?')} requests.`,
+    {
+      hint: allow ? `It accepts: ${allow}.` : 'Start again from the home page.',
+      headers: allow ? { Allow: allow } : {},
+    },
+  );
 }
