@@ -1,0 +1,312 @@
+/**
+ * Helpers for the benchmark: child processes, /proc readings, Redis command counters and
+ * small statistics. Nothing here touches keys outside the bench's own prefix.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import { Redis } from 'ioredis';
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Nearest-rank percentile of raw samples (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  /** Last lines the child wrote to stderr, for error messages. */
+  stderrTail: () => string;
+  /** Send an IPC request and wait for the answer with the same id. */
+  ask: <T>(type: string, extra?: Record<string, unknown>) => Promise<T>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop: (graceMs?: number) => Promise<void>;
+}
+
+let askSeq = 0;
+
+/** Spawn a child with an IPC channel; stdout goes to /dev/null (or is ignored), stderr is kept. */
+export function spawnChild(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { cwd?: string } = {},
+): Child {
+  const devNull = fs.openSync('/dev/null', 'w');
+  const stdio: StdioOptions = ['ignore', devNull, 'pipe', 'ipc'];
+  const proc = spawn(command, args, { env, stdio, cwd: opts.cwd });
+  fs.closeSync(devNull);
+  const tail: string[] = [];
+  proc.stderr?.setEncoding('utf8');
+  proc.stderr?.on('data', (chunk: string) => {
+    tail.push(chunk);
+    if (tail.length > 40) tail.shift();
+  });
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  proc.once('exit', () => process.off('exit', killOnExit));
+  const pending = new Map<number, (msg: unknown) => void>();
+  proc.on('message', (msg: { id?: number }) => {
+    if (typeof msg?.id === 'number') {
+      pending.get(msg.id)?.(msg);
+      pending.delete(msg.id);
+    }
+  });
+  return {
+    proc,
+    pid: proc.pid!,
+    stderrTail: () => tail.join('').slice(-3000),
+    ask: <T>(type: string, extra: Record<string, unknown> = {}) =>
+      new Promise<T>((resolve, reject) => {
+        const id = ++askSeq;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`child ${proc.pid} did not answer "${type}"`));
+        }, 10_000);
+        pending.set(id, (msg) => {
+          clearTimeout(timer);
+          resolve(msg as T);
+        });
+        proc.send({ type, id, ...extra });
+      }),
+    stop: (graceMs = 5000) =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        proc.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Wait for the first message of a given type from a child (e.g. {type:'listening', url}). */
+export function firstMessage<T>(child: Child, type: string, timeoutMs = 20_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`child did not send "${type}" in time:\n${child.stderrTail()}`)),
+      timeoutMs,
+    );
+    const onMessage = (msg: { type?: string }) => {
+      if (msg?.type !== type) return;
+      clearTimeout(timer);
+      child.proc.off('message', onMessage);
+      resolve(msg as T);
+    };
+    child.proc.on('message', onMessage);
+    child.proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited (${code}) before "${type}":\n${child.stderrTail()}`));
+    });
+  });
+}
+
+const probeAgent = new http.Agent({ keepAlive: false });
+
+/** One GET; resolves with the status (0 when the connection fails). */
+export function getStatus(url: string, timeoutMs = 1000): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: probeAgent, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+/** Poll `url` until it answers 200; returns ms waited. Throws after `timeoutMs`. */
+export async function waitFor200(
+  url: string,
+  timeoutMs = 15_000,
+  everyMs = 5,
+  child?: Child,
+): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if ((await getStatus(url, 500)) === 200) return performance.now() - started;
+    if (child && (child.proc.exitCode !== null || child.proc.signalCode !== null)) {
+      throw new Error(`process exited before ${url} was ready:\n${child.stderrTail()}`);
+    }
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// /proc
+
+/** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** Open file descriptors, from /proc/<pid>/fd. */
+export function openFds(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** CPU time (user + system) the process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at state (field 3).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** CPU time all processes used so far (every core), in ms, from /proc/stat. */
+export function systemBusyMs(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const [user, nice, system, , , irq, softirq, steal] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * Measures how much CPU processes other than `ours` used over an interval, in cores: other
+ * sessions' test suites share this machine, and this says how noisy a measurement was.
+ */
+export function foreignLoad(ours: () => number[]): { stop: () => number } {
+  const started = performance.now();
+  const sum = () =>
+    ours().reduce((a, pid) => a + (pid === process.pid ? selfCpuMs() : safeCpuMs(pid)), 0);
+  const total0 = systemBusyMs();
+  const ours0 = sum();
+  return {
+    stop: () => {
+      const wall = performance.now() - started;
+      return Math.max(0, systemBusyMs() - total0 - (sum() - ours0)) / wall;
+    },
+  };
+}
+
+function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function safeCpuMs(pid: number): number {
+  try {
+    return cpuMs(pid);
+  } catch {
+    return 0;
+  }
+}
+
+/** USER_HZ; 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+/** Samples RSS every `everyMs` until stopped; returns the samples in bytes. */
+export function sampleRss(pid: number, everyMs = 200): { stop: () => number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    try {
+      samples.push(rssBytes(pid));
+    } catch {
+      /* process gone */
+    }
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis command counters
+
+export type CommandCounts = Map<string, number>;
+
+/** `INFO commandstats` as command → calls. */
+export async function commandStats(admin: Redis): Promise<CommandCounts> {
+  const text = await admin.info('commandstats');
+  const out: CommandCounts = new Map();
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+/**
+ * Calls made between two snapshots, without the bench's own INFO calls. The store's only Lua
+ * script (the rate-limit/slow_down counter) runs INCR, PTTL and sometimes PEXPIRE inside
+ * EVALSHA; those inner calls are counted by Redis too, so they are split out: the client's
+ * round trips are the top-level commands only.
+ */
+export function commandDelta(
+  before: CommandCounts,
+  after: CommandCounts,
+): { total: number; roundTrips: number; byCommand: Record<string, number> } {
+  const byCommand: Record<string, number> = {};
+  for (const [cmd, calls] of after) {
+    const d = calls - (before.get(cmd) ?? 0);
+    if (d > 0 && cmd !== 'info') byCommand[cmd] = d;
+  }
+  const total = Object.values(byCommand).reduce((a, b) => a + b, 0);
+  const inner = (byCommand.incr ?? 0) + (byCommand.pttl ?? 0) + (byCommand.pexpire ?? 0);
+  const scripts = (byCommand.evalsha ?? 0) + (byCommand.eval ?? 0);
+  return { total, roundTrips: scripts > 0 ? total - inner : total, byCommand };
+}
+
+/** Delete every key under `prefix` (and nothing else). */
+export async function deletePrefix(admin: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let removed = 0;
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) removed += await admin.del(...keys);
+  } while (cursor !== '0');
+  return removed;
+}
+
+// ---------------------------------------------------------------------------------------
+// Prometheus text
+
+/** Sum of a counter's samples whose labels include `match` (e.g. error="slow_down"). */
+export function counterValue(metricsText: string, name: string, match = ''): number {
+  let sum = 0;
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    if (match && !rest.includes(match)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+export async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url);
+  return res.text();
+}
+
+export const MB = 1024 * 1024;
+export const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : 'n/a';
