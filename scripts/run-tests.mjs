@@ -6,7 +6,9 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const wanted = process.argv.slice(2);
-const roots = wanted.length ? wanted.map((w) => path.join(root, 'test', w)) : [path.join(root, 'test')];
+const roots = wanted.length
+  ? wanted.map((w) => path.join(root, 'test', w))
+  : [path.join(root, 'test')];
 
 function collect(dir, out) {
   if (!fs.existsSync(dir)) throw new Error(`no such test folder: ${path.relative(root, dir)}`);
@@ -23,6 +25,18 @@ if (files.length === 0) {
   console.error('No test files found.');
   process.exit(1);
 }
-const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', '--test-reporter=spec', ...files];
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=2',
+  '--test-timeout=180000',
+  '--test-reporter=spec',
+  ...files,
+];
+const child = spawn(process.execPath, args, {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, NODE_ENV: 'test' },
+});
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -61,7 +61,10 @@ const isBoolean: Validator = (value) => {
 };
 
 function toBoolean(value: unknown): boolean {
-  return value === true || (typeof value === 'string' && ['true', '1', 'yes'].includes(value.toLowerCase()));
+  return (
+    value === true ||
+    (typeof value === 'string' && ['true', '1', 'yes'].includes(value.toLowerCase()))
+  );
 }
 
 const isString: Validator = (value) => {
@@ -307,7 +310,8 @@ export const configSchema = {
   deviceClients: {
     doc: 'JSON array of script clients: [{"id","name","description"?,"secret"?,"scopes"?}].',
     format: isClientList,
-    default: '[{"id":"cli","name":"webex-token CLI","description":"The bundled webex-token command"}]',
+    default:
+      '[{"id":"cli","name":"webex-token CLI","description":"The bundled webex-token command"}]',
     env: 'DEVICE_CLIENTS',
     sensitive: true,
   },
@@ -480,9 +484,12 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
   const sandbox = toBoolean(get('sandbox'));
   const production = envName === 'production';
 
-  const publicUrl = ((get('publicUrl') as string) || `http://localhost:${port}`).replace(/\/+$/, '');
+  const publicUrl = ((get('publicUrl') as string) || `http://localhost:${port}`).replace(
+    /\/+$/,
+    '',
+  );
   const secure = publicUrl.startsWith('https:');
-  if (production && !secure && !(toBoolean(get('allowHttpPublicUrl')))) {
+  if (production && !secure && !toBoolean(get('allowHttpPublicUrl'))) {
     throw new ConfigError(
       `Invalid configuration: PUBLIC_URL must be https:// in production (got ${publicUrl}); set ALLOW_HTTP_PUBLIC_URL=true only if TLS ends at a trusted hop`,
     );
@@ -509,8 +516,9 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     tokenUrl:
       (get('webexTokenUrl') as string) ||
       (sandbox ? `${sandboxBase}/access_token` : 'https://webexapis.com/v1/access_token'),
-    apiUrl: ((get('webexApiUrl') as string) || (sandbox ? sandboxBase : 'https://webexapis.com/v1'))
-      .replace(/\/+$/, ''),
+    apiUrl: (
+      (get('webexApiUrl') as string) || (sandbox ? sandboxBase : 'https://webexapis.com/v1')
+    ).replace(/\/+$/, ''),
     timeoutMs: get('webexTimeoutMs') as number,
   };
 
@@ -540,7 +548,8 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     typeof rawClients === 'string' ? JSON.parse(rawClients) : rawClients
   ) as DeviceClientConfig[];
   for (const client of clients) {
-    if (client.scopes) parseConfiguredScopes(`DEVICE_CLIENTS (${client.id})`, client.scopes.join(' '));
+    if (client.scopes)
+      parseConfiguredScopes(`DEVICE_CLIENTS (${client.id})`, client.scopes.join(' '));
   }
 
   return {

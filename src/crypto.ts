@@ -82,7 +82,13 @@ export class Sealer {
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
-    return ['v1', id, iv.toString('base64url'), ct.toString('base64url'), tag.toString('base64url')].join('.');
+    return [
+      'v1',
+      id,
+      iv.toString('base64url'),
+      ct.toString('base64url'),
+      tag.toString('base64url'),
+    ].join('.');
   }
 
   open(sealed: string, context: string): string {
@@ -98,7 +104,10 @@ export class Sealer {
       const decipher = crypto.createDecipheriv('aes-256-gcm', entry.key, iv);
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(Buffer.from(ctB64, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(Buffer.from(ctB64, 'base64url')),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
       throw new SealError('sealed value failed authentication (tampered or wrong key)');
     }

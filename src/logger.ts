@@ -45,7 +45,10 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pretty) {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, ignore: 'pid,hostname,service' },
+      },
     });
   }
   return pino(base);
@@ -72,7 +75,9 @@ export function redactUrl(url: string): string {
   const params = new URLSearchParams(url.slice(q + 1));
   const out: string[] = [];
   for (const [key, value] of params) {
-    out.push(`${encodeURIComponent(key)}=${SECRET_PARAMS.has(key.toLowerCase()) ? '[redacted]' : encodeURIComponent(value)}`);
+    out.push(
+      `${encodeURIComponent(key)}=${SECRET_PARAMS.has(key.toLowerCase()) ? '[redacted]' : encodeURIComponent(value)}`,
+    );
   }
   return `${url.slice(0, q)}?${out.join('&')}`;
 }

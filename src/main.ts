@@ -27,11 +27,17 @@ export interface RunningService {
   shutdown: () => Promise<void>;
 }
 
-export async function startService(env: Record<string, string | undefined>, opts: { logger?: Logger } = {}): Promise<RunningService> {
+export async function startService(
+  env: Record<string, string | undefined>,
+  opts: { logger?: Logger } = {},
+): Promise<RunningService> {
   const config = loadConfig(env);
   const logger =
     opts.logger ??
-    createLogger({ level: config.logLevel, pretty: config.env !== 'production' && Boolean(process.stdout.isTTY) && hasPrettyPrinter() });
+    createLogger({
+      level: config.logLevel,
+      pretty: config.env !== 'production' && Boolean(process.stdout.isTTY) && hasPrettyPrinter(),
+    });
 
   let store: Store;
   let keys = config.encryptionKeys;
@@ -39,16 +45,21 @@ export async function startService(env: Record<string, string | undefined>, opts
     const redis = new RedisStore({
       ...config.redis,
       onEvent: (event, detail) => {
-        if (event === 'error') logger.warn({ event: 'redis_error', reason: detail }, 'Redis connection problem');
+        if (event === 'error')
+          logger.warn({ event: 'redis_error', reason: detail }, 'Redis connection problem');
         else logger.info({ event: `redis_${event}` }, `Redis connection ${event}`);
       },
     });
     if (!(await redis.waitUntilReady(5000))) {
-      logger.warn('Redis is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.');
+      logger.warn(
+        'Redis is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.',
+      );
     }
     store = redis;
   } else {
-    logger.warn('REDIS_URL is not set: using the in-memory store. Fine for one local process; do not run replicas like this.');
+    logger.warn(
+      'REDIS_URL is not set: using the in-memory store. Fine for one local process; do not run replicas like this.',
+    );
     store = new MemoryStore();
   }
   if (keys.length === 0) {
@@ -62,14 +73,29 @@ export async function startService(env: Record<string, string | undefined>, opts
     clientId: config.clientId,
     clientSecret: config.clientSecret,
     redirectUri: config.redirectUri,
-    onCall: (endpoint, outcome, seconds) => metrics.webexLatency.observe({ endpoint, outcome }, seconds),
+    onCall: (endpoint, outcome, seconds) =>
+      metrics.webexLatency.observe({ endpoint, outcome }, seconds),
   });
-  const sandbox = config.sandbox ? new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret }) : undefined;
+  const sandbox = config.sandbox
+    ? new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret })
+    : undefined;
   if (sandbox) {
-    logger.warn({ event: 'sandbox' }, 'SANDBOX MODE: Webex is simulated under /sandbox/v1; tokens are fake. Never use this in production.');
+    logger.warn(
+      { event: 'sandbox' },
+      'SANDBOX MODE: Webex is simulated under /sandbox/v1; tokens are fake. Never use this in production.',
+    );
   }
   const waiters = new HandoffWaiters({ store });
-  const app = createApp({ config, logger, store, sealer: new Sealer(keys), webex, metrics, waiters, sandbox });
+  const app = createApp({
+    config,
+    logger,
+    store,
+    sealer: new Sealer(keys),
+    webex,
+    metrics,
+    waiters,
+    sandbox,
+  });
 
   const server = http.createServer(app.callback());
   server.requestTimeout = 60_000;
@@ -79,17 +105,31 @@ export async function startService(env: Record<string, string | undefined>, opts
     server.listen(config.port, config.host, () => resolve());
   });
   const metricsServer = config.metricsPort ? await listenMetrics(config, metrics) : undefined;
-  logger.info({ event: 'listening', url: config.publicUrl, port: config.port, scopesMode: config.scopesMode, store: config.redis ? 'redis' : 'memory' }, `webex-scoped-tokens listening on ${config.publicUrl}`);
+  logger.info(
+    {
+      event: 'listening',
+      url: config.publicUrl,
+      port: config.port,
+      scopesMode: config.scopesMode,
+      store: config.redis ? 'redis' : 'memory',
+    },
+    `webex-scoped-tokens listening on ${config.publicUrl}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      logger.info({ event: 'shutdown', graceSeconds: config.shutdownGraceSeconds }, 'shutting down: no new connections');
+      logger.info(
+        { event: 'shutdown', graceSeconds: config.shutdownGraceSeconds },
+        'shutting down: no new connections',
+      );
       metricsServer?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       waiters.releaseAll();
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
+      const grace = new Promise<void>((resolve) =>
+        setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref(),
+      );
       await Promise.race([closed, grace]);
       server.closeAllConnections();
       await store.close();
@@ -100,7 +140,10 @@ export async function startService(env: Record<string, string | undefined>, opts
 }
 
 /** A second listener that serves only /metrics, for scrapers inside the cluster. */
-async function listenMetrics(config: AppConfig, metrics: ReturnType<typeof createMetrics>): Promise<http.Server> {
+async function listenMetrics(
+  config: AppConfig,
+  metrics: ReturnType<typeof createMetrics>,
+): Promise<http.Server> {
   const app = new Koa();
   const router = metricsRouter(metrics);
   app.use(router.routes()).use(router.allowedMethods());

@@ -8,7 +8,10 @@ import type { Store } from '../src/store/store';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function storeContract(name: string, make: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+export function storeContract(
+  name: string,
+  make: () => Promise<{ store: Store; cleanup: () => Promise<void> }>,
+): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
@@ -55,7 +58,10 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       for (let round = 0; round < 5; round++) {
         await store.set('once', `v${round}`, 5000);
         const results = await Promise.all(Array.from({ length: 50 }, () => store.take('once')));
-        assert.deepEqual(results.filter((r) => r !== null), [`v${round}`]);
+        assert.deepEqual(
+          results.filter((r) => r !== null),
+          [`v${round}`],
+        );
         assert.equal(await store.get('once'), null);
       }
     });

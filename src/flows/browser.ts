@@ -43,9 +43,17 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
     createdAt: deps.now(),
   };
-  await deps.store.set(flowKey(stateHash), JSON.stringify(record), deps.config.flowTtlSeconds * 1000);
+  await deps.store.set(
+    flowKey(stateHash),
+    JSON.stringify(record),
+    deps.config.flowTtlSeconds * 1000,
+  );
   deps.metrics.flowsStarted.inc({ kind: opts.kind });
-  return deps.webex.authorizeUrl({ scopes: opts.scopes, state, codeChallenge: pkceChallenge(verifier) });
+  return deps.webex.authorizeUrl({
+    scopes: opts.scopes,
+    state,
+    codeChallenge: pkceChallenge(verifier),
+  });
 }
 
 export type StateProblem = 'missing' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired';
@@ -56,19 +64,23 @@ const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
     hint: 'Start again from the home page rather than opening this address directly.',
   },
   no_cookie: {
-    message: 'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it.',
+    message:
+      'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it.',
     hint: 'Allow cookies for this site (they are only used during sign-in), then start again.',
   },
   mismatch: {
-    message: 'This sign-in was started in a different browser or profile than the one that finished it.',
+    message:
+      'This sign-in was started in a different browser or profile than the one that finished it.',
     hint: 'Start again, and finish the sign-in in the same browser window.',
   },
   replayed: {
-    message: 'This sign-in link has already been used. Each sign-in completes once, so reloading or going back to it cannot work.',
+    message:
+      'This sign-in link has already been used. Each sign-in completes once, so reloading or going back to it cannot work.',
     hint: 'If you need tokens again, start a new sign-in from the home page.',
   },
   expired: {
-    message: 'This sign-in took too long or was started in a tab that has been open for a while, so it expired.',
+    message:
+      'This sign-in took too long or was started in a tab that has been open for a while, so it expired.',
     hint: 'Start again from the home page and finish within a few minutes.',
   },
 };
@@ -85,23 +97,38 @@ export class StateError extends HttpError {
 /** Explanations for errors Webex sends back on the redirect. Webex's own text is never shown. */
 export function webexRedirectError(code: string): HttpError {
   if (code === 'access_denied') {
-    return new HttpError(403, 'access_denied', 'The sign-in was declined, or your Webex organization has a policy that does not allow this integration for your account.', {
-      title: 'Access denied',
-      hint: 'If you declined by mistake, start again. Otherwise contact the administrator of your Webex organization, or sign in with a different Webex account.',
-    });
+    return new HttpError(
+      403,
+      'access_denied',
+      'The sign-in was declined, or your Webex organization has a policy that does not allow this integration for your account.',
+      {
+        title: 'Access denied',
+        hint: 'If you declined by mistake, start again. Otherwise contact the administrator of your Webex organization, or sign in with a different Webex account.',
+      },
+    );
   }
   if (code === 'invalid_scope') {
-    return new HttpError(403, 'invalid_scope', 'Your Webex account is not entitled to the requested scopes. This generally happens when a standard Webex user asks for admin (spark-admin) or compliance scopes.', {
-      title: 'Not entitled to these scopes',
-      hint: 'Sign in with a full administrator (or compliance officer) account of the organization, or pick fewer scopes.',
-    });
+    return new HttpError(
+      403,
+      'invalid_scope',
+      'Your Webex account is not entitled to the requested scopes. This generally happens when a standard Webex user asks for admin (spark-admin) or compliance scopes.',
+      {
+        title: 'Not entitled to these scopes',
+        hint: 'Sign in with a full administrator (or compliance officer) account of the organization, or pick fewer scopes.',
+      },
+    );
   }
   const safe = /^[a-z_]{1,40}$/.test(code) ? code : 'unknown';
-  return new HttpError(502, 'webex_error', `Webex did not complete the sign-in and returned the error code "${safe}".`, {
-    title: 'Webex did not complete the sign-in',
-    hint: 'Start again; if it keeps happening, the operators should check the integration on developer.webex.com.',
-    expose: true,
-  });
+  return new HttpError(
+    502,
+    'webex_error',
+    `Webex did not complete the sign-in and returned the error code "${safe}".`,
+    {
+      title: 'Webex did not complete the sign-in',
+      hint: 'Start again; if it keeps happening, the operators should check the integration on developer.webex.com.',
+      expose: true,
+    },
+  );
 }
 
 export interface CallbackInput {
@@ -113,13 +140,22 @@ export interface CallbackInput {
 
 export type CallbackResult =
   | { kind: 'browser'; tokens: WebexTokens; person: WebexPerson | null; scopes: string[] }
-  | { kind: 'device'; handoff: string; tokens: WebexTokens | null; person: WebexPerson | null; error?: HttpError };
+  | {
+      kind: 'device';
+      handoff: string;
+      tokens: WebexTokens | null;
+      person: WebexPerson | null;
+      error?: HttpError;
+    };
 
 /**
  * Verify the state against the store and the browser, then finish with Webex.
  * Throws StateError before any call to Webex when the state is not right.
  */
-export async function completeAuthorization(deps: FlowDeps, input: CallbackInput): Promise<CallbackResult> {
+export async function completeAuthorization(
+  deps: FlowDeps,
+  input: CallbackInput,
+): Promise<CallbackResult> {
   if (!input.state) throw new StateError('missing');
   const stateHash = hashSecret(input.state);
   const raw = await deps.store.take(flowKey(stateHash));
@@ -158,14 +194,20 @@ export async function completeAuthorization(deps: FlowDeps, input: CallbackInput
     throw err;
   }
   const person = await deps.webex.me(tokens.access_token).catch((err: unknown) => {
-    deps.logger.info({ event: 'people_me_failed', reason: (err as Error).message }, 'people/me failed; continuing without the signer\'s identity');
+    deps.logger.info(
+      { event: 'people_me_failed', reason: (err as Error).message },
+      "people/me failed; continuing without the signer's identity",
+    );
     return null;
   });
 
   const refused = orgRefusal(deps, person);
   if (refused) {
     outcome('org_not_allowed');
-    deps.logger.warn({ event: 'org_not_allowed', orgId: person?.orgId ?? null, kind: record.kind }, 'sign-in from an organization that is not allowed; tokens discarded');
+    deps.logger.warn(
+      { event: 'org_not_allowed', orgId: person?.orgId ?? null, kind: record.kind },
+      'sign-in from an organization that is not allowed; tokens discarded',
+    );
     if (record.kind === 'device' && record.handoff) {
       return { kind: 'device', handoff: record.handoff, tokens: null, person, error: refused };
     }
@@ -176,20 +218,38 @@ export async function completeAuthorization(deps: FlowDeps, input: CallbackInput
   if (record.kind === 'device' && record.handoff) {
     return { kind: 'device', handoff: record.handoff, tokens, person };
   }
-  deps.logger.info({ event: 'browser_tokens_issued', email: person?.emails?.[0] ?? null, orgId: person?.orgId ?? null, scopes: record.scopes }, 'tokens issued to the signed-in admin');
-  return { kind: 'browser', tokens, person, scopes: tokens.scope ? tokens.scope.split(/\s+/) : record.scopes };
+  deps.logger.info(
+    {
+      event: 'browser_tokens_issued',
+      email: person?.emails?.[0] ?? null,
+      orgId: person?.orgId ?? null,
+      scopes: record.scopes,
+    },
+    'tokens issued to the signed-in admin',
+  );
+  return {
+    kind: 'browser',
+    tokens,
+    person,
+    scopes: tokens.scope ? tokens.scope.split(/\s+/) : record.scopes,
+  };
 }
 
 function orgRefusal(deps: FlowDeps, person: WebexPerson | null): HttpError | null {
   const allowed = deps.config.allowedOrgIds;
   if (allowed.length === 0) return null;
   if (person?.orgId && allowed.includes(person.orgId)) return null;
-  return new HttpError(403, 'org_not_allowed', person?.orgId
-    ? 'You signed in with an account of a Webex organization this service does not serve. The tokens were discarded.'
-    : 'This service only serves specific Webex organizations, and Webex did not tell us which organization you belong to (the granted scopes may not include reading your profile). The tokens were discarded.', {
-    title: 'Organization not allowed',
-    hint: person?.orgId
-      ? 'Sign in with an account of an allowed organization, or ask the operators to add yours to ALLOWED_ORG_IDS.'
-      : 'Include spark:people_read (or spark-admin:people_read) in the scopes and try again.',
-  });
+  return new HttpError(
+    403,
+    'org_not_allowed',
+    person?.orgId
+      ? 'You signed in with an account of a Webex organization this service does not serve. The tokens were discarded.'
+      : 'This service only serves specific Webex organizations, and Webex did not tell us which organization you belong to (the granted scopes may not include reading your profile). The tokens were discarded.',
+    {
+      title: 'Organization not allowed',
+      hint: person?.orgId
+        ? 'Sign in with an account of an allowed organization, or ask the operators to add yours to ALLOWED_ORG_IDS.'
+        : 'Include spark:people_read (or spark-admin:people_read) in the scopes and try again.',
+    },
+  );
 }

@@ -3,7 +3,14 @@
  * pending → approved (tokens sealed in the store) → delivered once, or pending → denied,
  * or expired. No Koa in here.
  */
-import { formatUserCode, generateUserCode, hashSecret, normalizeUserCode, randomToken, safeEqual } from '../crypto';
+import {
+  formatUserCode,
+  generateUserCode,
+  hashSecret,
+  normalizeUserCode,
+  randomToken,
+  safeEqual,
+} from '../crypto';
 import type { DeviceClientConfig } from '../config';
 import { HttpError, OAuthError } from '../errors';
 import { checkRequestedScopes } from '../webex/scopes';
@@ -57,43 +64,70 @@ export interface ClientCredentials {
 
 /** RFC 6749 §2.3: find the client, and make confidential clients prove who they are. */
 export function authenticateClient(deps: FlowDeps, creds: ClientCredentials): DeviceClientConfig {
-  const client = creds.clientId ? deps.config.device.clients.find((c) => c.id === creds.clientId) : undefined;
+  const client = creds.clientId
+    ? deps.config.device.clients.find((c) => c.id === creds.clientId)
+    : undefined;
   const unknown = () =>
-    new OAuthError(creds.authenticated ? 401 : 400, 'invalid_client', creds.clientId
-      ? `Unknown client_id "${creds.clientId.slice(0, 64).replace(/[^\w.-]/g, '?')}". Ask the operators which client id to use (the bundled CLI uses "cli").`
-      : 'client_id is required.', {
-      headers: creds.authenticated ? { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' } : {},
-    });
+    new OAuthError(
+      creds.authenticated ? 401 : 400,
+      'invalid_client',
+      creds.clientId
+        ? `Unknown client_id "${creds.clientId.slice(0, 64).replace(/[^\w.-]/g, '?')}". Ask the operators which client id to use (the bundled CLI uses "cli").`
+        : 'client_id is required.',
+      {
+        headers: creds.authenticated
+          ? { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' }
+          : {},
+      },
+    );
   if (!client) throw unknown();
   if (client.secret) {
     if (!creds.clientSecret || !safeEqual(creds.clientSecret, client.secret)) {
-      throw new OAuthError(401, 'invalid_client', `Client "${client.id}" is confidential: authenticate with its client secret (HTTP Basic or client_secret).`, {
-        headers: { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' },
-      });
+      throw new OAuthError(
+        401,
+        'invalid_client',
+        `Client "${client.id}" is confidential: authenticate with its client secret (HTTP Basic or client_secret).`,
+        {
+          headers: { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' },
+        },
+      );
     }
   }
   return client;
 }
 
 /** Which scopes a handoff may get: static mode grants exactly SCOPES; dynamic checks the lists. */
-export function resolveHandoffScopes(deps: FlowDeps, client: DeviceClientConfig, requested: string): string[] {
+export function resolveHandoffScopes(
+  deps: FlowDeps,
+  client: DeviceClientConfig,
+  requested: string,
+): string[] {
   const { config } = deps;
   if (config.scopesMode === 'static') {
     const check = checkRequestedScopes(requested, config.staticScopes);
     if (check.problems.length > 0) throw invalidScope(check.problems);
     return config.staticScopes;
   }
-  const allowed = client.scopes ? config.allowedScopes.filter((s) => client.scopes!.includes(s)) : config.allowedScopes;
+  const allowed = client.scopes
+    ? config.allowedScopes.filter((s) => client.scopes!.includes(s))
+    : config.allowedScopes;
   const check = checkRequestedScopes(requested, allowed);
   if (check.problems.length > 0) throw invalidScope(check.problems);
   if (check.ok.length === 0) {
-    throw new OAuthError(400, 'invalid_scope', 'Ask for at least one scope, space-separated in the "scope" parameter (see scopes_supported in the server metadata).');
+    throw new OAuthError(
+      400,
+      'invalid_scope',
+      'Ask for at least one scope, space-separated in the "scope" parameter (see scopes_supported in the server metadata).',
+    );
   }
   return check.ok;
 }
 
 function invalidScope(problems: { scope: string; reason: string }[]): OAuthError {
-  const text = problems.slice(0, 10).map((p) => `${p.scope.slice(0, 80)} ${p.reason}`).join('; ');
+  const text = problems
+    .slice(0, 10)
+    .map((p) => `${p.scope.slice(0, 80)} ${p.reason}`)
+    .join('; ');
   return new OAuthError(400, 'invalid_scope', `Refused scopes: ${text}.`);
 }
 
@@ -105,7 +139,10 @@ export interface HandoffRequest {
 }
 
 /** RFC 8628 §3.1-3.2: create a pending handoff. */
-export async function createHandoff(deps: FlowDeps, req: HandoffRequest): Promise<DeviceAuthorizationResponse> {
+export async function createHandoff(
+  deps: FlowDeps,
+  req: HandoffRequest,
+): Promise<DeviceAuthorizationResponse> {
   const { config, store, now } = deps;
   const ttlMs = config.device.ttlSeconds * 1000;
   const deviceCode = randomToken(32);
@@ -117,7 +154,12 @@ export async function createHandoff(deps: FlowDeps, req: HandoffRequest): Promis
     userCode = generateUserCode();
     ucKey = userCodeKey(userCode);
     if (await store.setIfAbsent(ucKey, h, ttlMs)) break;
-    if (attempt >= 5) throw new HttpError(503, 'temporarily_unavailable', 'Could not allocate a user code; try again.');
+    if (attempt >= 5)
+      throw new HttpError(
+        503,
+        'temporarily_unavailable',
+        'Could not allocate a user code; try again.',
+      );
   }
 
   const createdAt = now();
@@ -133,7 +175,10 @@ export async function createHandoff(deps: FlowDeps, req: HandoffRequest): Promis
   };
   await store.set(handoffKey(h), JSON.stringify(record), ttlMs + TOMBSTONE_MS);
   deps.metrics.handoffs.inc({ event: 'requested' });
-  deps.logger.info({ event: 'handoff_requested', client: req.client.id, scopes: req.scopes, address: req.address }, 'script handoff requested');
+  deps.logger.info(
+    { event: 'handoff_requested', client: req.client.id, scopes: req.scopes, address: req.address },
+    'script handoff requested',
+  );
 
   const verificationUri = `${config.publicUrl}/device`;
   const display = formatUserCode(userCode);
@@ -163,7 +208,11 @@ export const userCodeRule = (deps: FlowDeps): RateLimitRule => ({
  * Find the pending handoff a person's typed code names. Wrong, expired and used codes all
  * give the same answer (null), and each counts against the address and the browser.
  */
-export async function findPendingHandoff(deps: FlowDeps, typed: string, who: { address: string; browserId: string }): Promise<PendingHandoff | null> {
+export async function findPendingHandoff(
+  deps: FlowDeps,
+  typed: string,
+  who: { address: string; browserId: string },
+): Promise<PendingHandoff | null> {
   const ids = [`ip:${who.address}`, `browser:${who.browserId}`];
   const rule = userCodeRule(deps);
   await deps.limiter.ensureUnder(rule, ids);
@@ -204,15 +253,25 @@ async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Pro
 async function claimDecision(deps: FlowDeps, pending: PendingHandoff): Promise<void> {
   const ttl = Math.max(1, pending.record.expiresAt - deps.now()) + TOMBSTONE_MS;
   if (!(await deps.store.setIfAbsent(decidedKey(pending.handoff), '1', ttl))) {
-    throw new HttpError(409, 'already_answered', 'This request was already approved or denied, in another tab or by another admin. Any tokens from this sign-in were discarded.', {
-      title: 'Request already answered',
-      hint: 'Nothing more to do here. If the script still needs tokens, ask it to start a new request.',
-    });
+    throw new HttpError(
+      409,
+      'already_answered',
+      'This request was already approved or denied, in another tab or by another admin. Any tokens from this sign-in were discarded.',
+      {
+        title: 'Request already answered',
+        hint: 'Nothing more to do here. If the script still needs tokens, ask it to start a new request.',
+      },
+    );
   }
 }
 
 /** Deny a pending handoff and wake its pollers. */
-export async function denyHandoff(deps: FlowDeps, pending: PendingHandoff, reason: NonNullable<HandoffRecord['denyReason']>, by?: WebexPerson | null): Promise<void> {
+export async function denyHandoff(
+  deps: FlowDeps,
+  pending: PendingHandoff,
+  reason: NonNullable<HandoffRecord['denyReason']>,
+  by?: WebexPerson | null,
+): Promise<void> {
   await claimDecision(deps, pending);
   const record: HandoffRecord = {
     ...pending.record,
@@ -223,22 +282,45 @@ export async function denyHandoff(deps: FlowDeps, pending: PendingHandoff, reaso
   await saveRecord(deps, pending.handoff, record);
   await deps.store.delete(record.userCodeKey);
   deps.metrics.handoffs.inc({ event: 'denied' });
-  deps.logger.info({ event: 'handoff_denied', client: record.clientId, reason, by: record.approver?.email ?? null, orgId: record.approver?.orgId ?? null }, 'script handoff denied');
+  deps.logger.info(
+    {
+      event: 'handoff_denied',
+      client: record.clientId,
+      reason,
+      by: record.approver?.email ?? null,
+      orgId: record.approver?.orgId ?? null,
+    },
+    'script handoff denied',
+  );
   await notify(deps, pending.handoff);
 }
 
 /** Seal the tokens for the script, mark the handoff approved and wake its pollers. */
-export async function approveHandoff(deps: FlowDeps, pending: PendingHandoff, tokens: WebexTokens, by: WebexPerson | null): Promise<void> {
+export async function approveHandoff(
+  deps: FlowDeps,
+  pending: PendingHandoff,
+  tokens: WebexTokens,
+  by: WebexPerson | null,
+): Promise<void> {
   const remaining = pending.record.expiresAt - deps.now();
   if (remaining <= 0) {
-    throw new HttpError(410, 'expired_token', 'The script\'s request expired while you were signing in, so the tokens were discarded.', {
-      title: 'Request expired',
-      hint: 'Ask the script to start a new request, then approve it within its time limit.',
-    });
+    throw new HttpError(
+      410,
+      'expired_token',
+      "The script's request expired while you were signing in, so the tokens were discarded.",
+      {
+        title: 'Request expired',
+        hint: 'Ask the script to start a new request, then approve it within its time limit.',
+      },
+    );
   }
   await claimDecision(deps, pending);
   // The result first, then the status: a poller that sees "approved" always finds the tokens.
-  await deps.store.set(resultKey(pending.handoff), deps.sealer.seal(JSON.stringify(tokens), resultKey(pending.handoff)), remaining);
+  await deps.store.set(
+    resultKey(pending.handoff),
+    deps.sealer.seal(JSON.stringify(tokens), resultKey(pending.handoff)),
+    remaining,
+  );
   const record: HandoffRecord = {
     ...pending.record,
     status: 'approved',
@@ -247,14 +329,26 @@ export async function approveHandoff(deps: FlowDeps, pending: PendingHandoff, to
   await saveRecord(deps, pending.handoff, record);
   await deps.store.delete(record.userCodeKey);
   deps.metrics.handoffs.inc({ event: 'approved' });
-  deps.logger.info({ event: 'handoff_approved', client: record.clientId, by: record.approver?.email ?? null, orgId: record.approver?.orgId ?? null, scopes: record.scopes }, 'script handoff approved');
+  deps.logger.info(
+    {
+      event: 'handoff_approved',
+      client: record.clientId,
+      by: record.approver?.email ?? null,
+      orgId: record.approver?.orgId ?? null,
+      scopes: record.scopes,
+    },
+    'script handoff approved',
+  );
   await notify(deps, pending.handoff);
 }
 
 async function notify(deps: FlowDeps, h: string): Promise<void> {
   // Pollers fall back to their next poll if the wake-up is lost, so a failed publish is not fatal.
   await deps.store.publish(HANDOFF_CHANNEL, h).catch((err: unknown) => {
-    deps.logger.warn({ event: 'publish_failed', reason: (err as Error).message }, 'could not wake waiting pollers');
+    deps.logger.warn(
+      { event: 'publish_failed', reason: (err as Error).message },
+      'could not wake waiting pollers',
+    );
   });
 }
 
@@ -336,7 +430,11 @@ export interface PollInput {
 }
 
 /** RFC 8628 §3.4-3.5: one poll of the token endpoint. */
-export async function pollHandoff(deps: FlowDeps, waiters: HandoffWaiters, input: PollInput): Promise<WebexTokens> {
+export async function pollHandoff(
+  deps: FlowDeps,
+  waiters: HandoffWaiters,
+  input: PollInput,
+): Promise<WebexTokens> {
   const { store, config } = deps;
   const h = hashSecret(input.deviceCode);
   const [raw, slow] = await store.getMany([handoffKey(h), slowKey(h)]);
@@ -353,7 +451,11 @@ export async function pollHandoff(deps: FlowDeps, waiters: HandoffWaiters, input
     // RFC 8628 §3.5: the grown interval holds from this poll on, so restart the gate with it.
     const grown = config.device.intervalSeconds + 5 * count;
     await store.set(pollKey(h), '1', grown * 1000 - 250);
-    throw new OAuthError(400, 'slow_down', `Polling too fast: wait at least ${grown} seconds between polls.`);
+    throw new OAuthError(
+      400,
+      'slow_down',
+      `Polling too fast: wait at least ${grown} seconds between polls.`,
+    );
   }
 
   if (record.status === 'pending' && input.waitSeconds > 0 && record.expiresAt > deps.now()) {
@@ -388,16 +490,26 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
     const tokens = JSON.parse(deps.sealer.open(sealed, resultKey(h))) as WebexTokens;
     await deps.store.delete(handoffKey(h), pollKey(h), slowKey(h), decidedKey(h));
     deps.metrics.handoffs.inc({ event: 'delivered' });
-    deps.logger.info({ event: 'handoff_delivered', client: record.clientId }, 'tokens delivered to the script');
+    deps.logger.info(
+      { event: 'handoff_delivered', client: record.clientId },
+      'tokens delivered to the script',
+    );
     return tokens;
   }
   if (record.expiresAt <= deps.now()) {
     // Counted and logged once per handoff, however often the script polls afterwards.
     if (await deps.store.setIfAbsent(expiredKey(h), '1', TOMBSTONE_MS)) {
       deps.metrics.handoffs.inc({ event: 'expired' });
-      deps.logger.info({ event: 'handoff_expired', client: record.clientId, scopes: record.scopes }, 'script handoff expired before approval');
+      deps.logger.info(
+        { event: 'handoff_expired', client: record.clientId, scopes: record.scopes },
+        'script handoff expired before approval',
+      );
     }
-    throw new OAuthError(400, 'expired_token', 'This request expired before an admin approved it. Start a new device authorization.');
+    throw new OAuthError(
+      400,
+      'expired_token',
+      'This request expired before an admin approved it. Start a new device authorization.',
+    );
   }
   throw AUTHORIZATION_PENDING;
 }
@@ -407,7 +519,11 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
  * was about 6 % of the service's CPU under polling load (docs/BENCHMARKS.md). Nothing mutates it;
  * the error handler only reads it.
  */
-const AUTHORIZATION_PENDING = new OAuthError(400, 'authorization_pending', 'Waiting for an admin to approve the request at the verification URI.');
+const AUTHORIZATION_PENDING = new OAuthError(
+  400,
+  'authorization_pending',
+  'Waiting for an admin to approve the request at the verification URI.',
+);
 
 function denyText(reason: HandoffRecord['denyReason']): string {
   switch (reason) {
@@ -423,7 +539,11 @@ function denyText(reason: HandoffRecord['denyReason']): string {
 }
 
 function invalidGrant(): OAuthError {
-  return new OAuthError(400, 'invalid_grant', 'Unknown device_code, or its tokens were already delivered. Start a new device authorization.');
+  return new OAuthError(
+    400,
+    'invalid_grant',
+    'Unknown device_code, or its tokens were already delivered. Start a new device authorization.',
+  );
 }
 
 /** The shared secret for Approve/Deny forms, derived from the browser cookie. */
@@ -433,9 +553,14 @@ export function csrfTokenFor(browserId: string): string {
 
 export function checkCsrf(browserId: string | undefined, token: string | undefined): void {
   if (!browserId || !token || !safeEqual(csrfTokenFor(browserId), token)) {
-    throw new HttpError(403, 'csrf', 'This form was not submitted from the page we showed you (its security token is missing or wrong).', {
-      title: 'Request not accepted',
-      hint: 'Go back to the verification page, reload it, and use its buttons. Cookies must be enabled.',
-    });
+    throw new HttpError(
+      403,
+      'csrf',
+      'This form was not submitted from the page we showed you (its security token is missing or wrong).',
+      {
+        title: 'Request not accepted',
+        hint: 'Go back to the verification page, reload it, and use its buttons. Cookies must be enabled.',
+      },
+    );
   }
 }

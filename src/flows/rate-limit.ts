@@ -27,19 +27,25 @@ export class RateLimiter {
 
   /** Count one hit; throws 429 once the window's limit is passed. */
   async hit(rule: RateLimitRule, id: string): Promise<void> {
-    const { count, ttlMs } = await this.store.increment(this.key(rule, id), rule.windowSeconds * 1000);
+    const { count, ttlMs } = await this.store.increment(
+      this.key(rule, id),
+      rule.windowSeconds * 1000,
+    );
     if (count > rule.limit) this.reject(rule, ttlMs);
   }
 
   /** Throw 429 if any of the ids has already used up its allowance (failures counted by `fail`). */
   async ensureUnder(rule: RateLimitRule, ids: readonly string[]): Promise<void> {
     const values = await this.store.getMany(ids.map((id) => this.key(rule, id)));
-    if (values.some((v) => Number(v ?? 0) >= rule.limit)) this.reject(rule, rule.windowSeconds * 1000);
+    if (values.some((v) => Number(v ?? 0) >= rule.limit))
+      this.reject(rule, rule.windowSeconds * 1000);
   }
 
   /** Record one failure against each id. */
   async fail(rule: RateLimitRule, ids: readonly string[]): Promise<void> {
-    await Promise.all(ids.map((id) => this.store.increment(this.key(rule, id), rule.windowSeconds * 1000)));
+    await Promise.all(
+      ids.map((id) => this.store.increment(this.key(rule, id), rule.windowSeconds * 1000)),
+    );
   }
 
   private reject(rule: RateLimitRule, ttlMs: number): never {

@@ -22,7 +22,13 @@ export function ensureBrowserId(ctx: Koa.Context, config: AppConfig): string {
   if (existing) return existing;
   const id = randomToken(32);
   // Written by hand: koa's cookie helper refuses Secure cookies when TLS ends at a proxy.
-  const attrs = [`${browserCookieName(config)}=${id}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=43200'];
+  const attrs = [
+    `${browserCookieName(config)}=${id}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    'Max-Age=43200',
+  ];
   if (config.secure) attrs.push('Secure');
   ctx.append('Set-Cookie', attrs.join('; '));
   return id;

@@ -28,7 +28,9 @@ export function securityHeaders(config: AppConfig): Koa.Middleware[] {
         },
       },
       referrerPolicy: { policy: 'no-referrer' },
-      strictTransportSecurity: config.secure ? { maxAge: 31536000, includeSubDomains: true } : false,
+      strictTransportSecurity: config.secure
+        ? { maxAge: 31536000, includeSubDomains: true }
+        : false,
       crossOriginEmbedderPolicy: false,
       xFrameOptions: { action: 'deny' },
     }),

@@ -3,7 +3,13 @@ import { formatUserCode, normalizeUserCode } from '../crypto';
 import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
-import { checkCsrf, csrfTokenFor, denyHandoff, findPendingHandoff, getPendingHandoff } from '../flows/device';
+import {
+  checkCsrf,
+  csrfTokenFor,
+  denyHandoff,
+  findPendingHandoff,
+  getPendingHandoff,
+} from '../flows/device';
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
 import { utc } from '../views/format';
@@ -16,7 +22,12 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   const router = new Router();
 
   const enterPage = (browserId: string, userCode: string, problem: string | null) =>
-    views.render('device-enter', { pageTitle: 'Approve a script', csrf: csrfTokenFor(browserId), userCode, problem });
+    views.render('device-enter', {
+      pageTitle: 'Approve a script',
+      csrf: csrfTokenFor(browserId),
+      userCode,
+      problem,
+    });
 
   router.get('verification', '/device', (ctx) => {
     const browserId = ensureBrowserId(ctx, config);
@@ -60,12 +71,19 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
 
   const pendingFrom = async (body: Record<string, unknown>) => {
     const handoff = single(body, 'handoff') ?? '';
-    const pending = /^[A-Za-z0-9_-]{43}$/.test(handoff) ? await getPendingHandoff(deps, handoff) : null;
+    const pending = /^[A-Za-z0-9_-]{43}$/.test(handoff)
+      ? await getPendingHandoff(deps, handoff)
+      : null;
     if (!pending) {
-      throw new HttpError(410, 'expired_token', 'This request is no longer waiting for approval: it expired, or someone already approved or denied it.', {
-        title: 'Request no longer waiting',
-        hint: 'If the script still needs tokens, ask it to start a new request and enter the new code.',
-      });
+      throw new HttpError(
+        410,
+        'expired_token',
+        'This request is no longer waiting for approval: it expired, or someone already approved or denied it.',
+        {
+          title: 'Request no longer waiting',
+          hint: 'If the script still needs tokens, ask it to start a new request and enter the new code.',
+        },
+      );
     }
     return pending;
   };
@@ -76,7 +94,12 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     checkCsrf(browserId, single(body, 'csrf'));
     const pending = await pendingFrom(body);
     ctx.redirect(
-      await startAuthorization(deps, { kind: 'device', scopes: pending.record.scopes, browserId: browserId!, handoff: pending.handoff }),
+      await startAuthorization(deps, {
+        kind: 'device',
+        scopes: pending.record.scopes,
+        browserId: browserId!,
+        handoff: pending.handoff,
+      }),
     );
   });
 
@@ -85,7 +108,11 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     checkCsrf(readBrowserId(ctx, config), single(body, 'csrf'));
     const pending = await pendingFrom(body);
     await denyHandoff(deps, pending, 'declined');
-    ctx.body = views.render('device-done', { pageTitle: 'Request denied', approved: false, clientName: pending.record.clientName });
+    ctx.body = views.render('device-done', {
+      pageTitle: 'Request denied',
+      approved: false,
+      clientName: pending.record.clientName,
+    });
   });
 
   return router;

@@ -6,7 +6,9 @@ import { DEVICE_CODE_GRANT } from '../flows/device';
 import { DEVICE_AUTHORIZATION_PATH, TOKEN_PATH } from './token';
 
 export const SERVICE_VERSION: string = (
-  JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }
+  JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
+    version: string;
+  }
 ).version;
 
 /** RFC 8414 authorization server metadata: how scripts discover every machine endpoint. */

@@ -2,7 +2,12 @@ import Router from '@koa/router';
 import { HttpError } from '../errors';
 import { completeAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
-import { approveHandoff, denyHandoff, getPendingHandoff, type HandoffRecord } from '../flows/device';
+import {
+  approveHandoff,
+  denyHandoff,
+  getPendingHandoff,
+  type HandoffRecord,
+} from '../flows/device';
 import { readBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
 import { lifetime } from '../views/format';
@@ -39,14 +44,23 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
 
     const pending = await getPendingHandoff(deps, result.handoff);
     if (!pending) {
-      throw new HttpError(410, 'expired_token', 'The script\'s request expired or was already answered while you were signing in, so the tokens were discarded.', {
-        title: 'Request no longer waiting',
-        hint: 'Ask the script to start a new request, then approve it within its time limit.',
-      });
+      throw new HttpError(
+        410,
+        'expired_token',
+        "The script's request expired or was already answered while you were signing in, so the tokens were discarded.",
+        {
+          title: 'Request no longer waiting',
+          hint: 'Ask the script to start a new request, then approve it within its time limit.',
+        },
+      );
     }
     if (result.error || !result.tokens) {
       const reason: NonNullable<HandoffRecord['denyReason']> =
-        result.error?.code === 'invalid_scope' ? 'invalid_scope' : result.error?.code === 'org_not_allowed' ? 'org_not_allowed' : 'access_denied';
+        result.error?.code === 'invalid_scope'
+          ? 'invalid_scope'
+          : result.error?.code === 'org_not_allowed'
+            ? 'org_not_allowed'
+            : 'access_denied';
       await denyHandoff(deps, pending, reason, result.person);
       throw result.error ?? new HttpError(502, 'webex_error', 'Webex did not return tokens.');
     }

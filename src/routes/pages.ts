@@ -15,9 +15,10 @@ export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
     name,
     scopes: offered.map(describeScope).filter((s) => s.group === name),
   })).filter((g) => g.scopes.length > 0);
-  const presets = SCOPE_PRESETS.map((p) => ({ ...p, scopes: p.scopes.filter((s) => offered.includes(s)) })).filter(
-    (p) => p.scopes.length > 0,
-  );
+  const presets = SCOPE_PRESETS.map((p) => ({
+    ...p,
+    scopes: p.scopes.filter((s) => offered.includes(s)),
+  })).filter((p) => p.scopes.length > 0);
 
   router.get('home', '/', (ctx) => {
     if (config.scopesMode === 'static') {
@@ -39,7 +40,12 @@ export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
     const requested = (Array.isArray(raw) ? raw : [raw ?? '']).join(' ');
     const scopes = allowedScopesFor(deps, requested);
     await deps.limiter.hit(
-      { name: 'start', limit: config.rateLimit.starts, windowSeconds: config.rateLimit.windowSeconds, what: 'sign-ins' },
+      {
+        name: 'start',
+        limit: config.rateLimit.starts,
+        windowSeconds: config.rateLimit.windowSeconds,
+        what: 'sign-ins',
+      },
       ctx.ip,
     );
     const browserId = ensureBrowserId(ctx, config);
@@ -54,14 +60,19 @@ function allowedScopesFor(deps: FlowDeps, requested: string): string[] {
   const allowed = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
   const check = checkRequestedScopes(requested, allowed);
   if (check.problems.length > 0) {
-    throw new HttpError(400, 'invalid_scope', 'Some of the requested scopes cannot be issued by this service.', {
-      title: 'Scopes not available',
-      details: check.problems.map((p) => `${p.scope.slice(0, 100)} ${p.reason}`),
-      hint:
-        config.scopesMode === 'static'
-          ? 'This service issues a fixed set of scopes; start from the home page.'
-          : 'Go back to the home page and pick from the list.',
-    });
+    throw new HttpError(
+      400,
+      'invalid_scope',
+      'Some of the requested scopes cannot be issued by this service.',
+      {
+        title: 'Scopes not available',
+        details: check.problems.map((p) => `${p.scope.slice(0, 100)} ${p.reason}`),
+        hint:
+          config.scopesMode === 'static'
+            ? 'This service issues a fixed set of scopes; start from the home page.'
+            : 'Go back to the home page and pick from the list.',
+      },
+    );
   }
   if (config.scopesMode === 'static') return config.staticScopes;
   if (check.ok.length === 0) {

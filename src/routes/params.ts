@@ -4,7 +4,9 @@ import { OAuthError } from '../errors';
 /** The parsed form body, or an empty object when there is none. */
 export function formBody(ctx: Koa.Context): Record<string, unknown> {
   const body = (ctx.request as unknown as { body?: unknown }).body;
-  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  return typeof body === 'object' && body !== null && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : {};
 }
 
 /**
@@ -15,7 +17,11 @@ export function single(params: Record<string, unknown>, name: string): string | 
   const value = params[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
-    throw new OAuthError(400, 'invalid_request', `The parameter "${name}" must be sent once, as a plain value.`);
+    throw new OAuthError(
+      400,
+      'invalid_request',
+      `The parameter "${name}" must be sent once, as a plain value.`,
+    );
   }
   return value;
 }
@@ -23,7 +29,11 @@ export function single(params: Record<string, unknown>, name: string): string | 
 /** Require a form-encoded POST, as RFC 6749 §3.2 and RFC 8628 §3.1 do. */
 export function requireForm(ctx: Koa.Context): Record<string, unknown> {
   if (!ctx.is('application/x-www-form-urlencoded')) {
-    throw new OAuthError(400, 'invalid_request', 'Send the parameters as application/x-www-form-urlencoded in a POST body.');
+    throw new OAuthError(
+      400,
+      'invalid_request',
+      'Send the parameters as application/x-www-form-urlencoded in a POST body.',
+    );
   }
   return formBody(ctx);
 }
@@ -36,12 +46,21 @@ export function clientCredentials(ctx: Koa.Context, params: Record<string, unkno
   if (header) {
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (!m) {
-      throw new OAuthError(401, 'invalid_client', 'Unsupported Authorization header: use HTTP Basic with the client id and secret.', {
-        headers: { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' },
-      });
+      throw new OAuthError(
+        401,
+        'invalid_client',
+        'Unsupported Authorization header: use HTTP Basic with the client id and secret.',
+        {
+          headers: { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' },
+        },
+      );
     }
     if (bodySecret !== undefined) {
-      throw new OAuthError(400, 'invalid_request', 'Authenticate with HTTP Basic or client_secret, not both.');
+      throw new OAuthError(
+        400,
+        'invalid_request',
+        'Authenticate with HTTP Basic or client_secret, not both.',
+      );
     }
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
@@ -55,7 +74,11 @@ export function clientCredentials(ctx: Koa.Context, params: Record<string, unkno
     const id = decode(colon < 0 ? decoded : decoded.slice(0, colon));
     const secret = colon < 0 ? '' : decode(decoded.slice(colon + 1));
     if (bodyId !== undefined && bodyId !== id) {
-      throw new OAuthError(400, 'invalid_request', 'client_id in the body differs from the one in the Authorization header.');
+      throw new OAuthError(
+        400,
+        'invalid_request',
+        'client_id in the body differs from the one in the Authorization header.',
+      );
     }
     return { clientId: id, clientSecret: secret, authenticated: true };
   }

@@ -32,7 +32,12 @@ export function tokenRouter(deps: FlowDeps & { waiters: HandoffWaiters }): Route
       ctx.ip,
     );
     const scopes = resolveHandoffScopes(deps, client, single(params, 'scope') ?? '');
-    ctx.body = await createHandoff(deps, { client, scopes, address: ctx.ip, userAgent: ctx.get('user-agent') });
+    ctx.body = await createHandoff(deps, {
+      client,
+      scopes,
+      address: ctx.ip,
+      userAgent: ctx.get('user-agent'),
+    });
   });
 
   router.post('token', TOKEN_PATH, async (ctx) => {
@@ -43,7 +48,11 @@ export function tokenRouter(deps: FlowDeps & { waiters: HandoffWaiters }): Route
       const client = authenticateClient(deps, clientCredentials(ctx, params));
       const deviceCode = single(params, 'device_code');
       if (!deviceCode) throw new OAuthError(400, 'invalid_request', 'device_code is required.');
-      ctx.body = await pollHandoff(deps, deps.waiters, { deviceCode, client, waitSeconds: waitSeconds(single(params, 'wait'), config.device.maxWaitSeconds) });
+      ctx.body = await pollHandoff(deps, deps.waiters, {
+        deviceCode,
+        client,
+        waitSeconds: waitSeconds(single(params, 'wait'), config.device.maxWaitSeconds),
+      });
       return;
     }
     if (grantType === 'refresh_token') {
@@ -51,11 +60,18 @@ export function tokenRouter(deps: FlowDeps & { waiters: HandoffWaiters }): Route
       const refreshToken = single(params, 'refresh_token');
       if (!refreshToken) throw new OAuthError(400, 'invalid_request', 'refresh_token is required.');
       const tokens = await deps.webex.refresh(refreshToken);
-      deps.logger.info({ event: 'refresh_performed', client: client.id }, 'tokens refreshed through the service');
+      deps.logger.info(
+        { event: 'refresh_performed', client: client.id },
+        'tokens refreshed through the service',
+      );
       ctx.body = tokens;
       return;
     }
-    throw new OAuthError(400, 'unsupported_grant_type', `This server supports the grant types ${DEVICE_CODE_GRANT} and refresh_token.`);
+    throw new OAuthError(
+      400,
+      'unsupported_grant_type',
+      `This server supports the grant types ${DEVICE_CODE_GRANT} and refresh_token.`,
+    );
   });
 
   return router;
@@ -63,6 +79,11 @@ export function tokenRouter(deps: FlowDeps & { waiters: HandoffWaiters }): Route
 
 function waitSeconds(raw: string | undefined, max: number): number {
   if (raw === undefined || raw === '') return 0;
-  if (!/^\d{1,4}$/.test(raw)) throw new OAuthError(400, 'invalid_request', `wait must be a whole number of seconds (0-${max}).`);
+  if (!/^\d{1,4}$/.test(raw))
+    throw new OAuthError(
+      400,
+      'invalid_request',
+      `wait must be a whole number of seconds (0-${max}).`,
+    );
   return Math.min(Number(raw), max);
 }

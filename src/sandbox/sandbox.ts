@@ -8,7 +8,8 @@ import crypto from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
 
-export type TokenFault = 'http500' | 'timeout' | 'html' | 'missing_fields' | 'reset' | 'invalid_client';
+export type TokenFault =
+  'http500' | 'timeout' | 'html' | 'missing_fields' | 'reset' | 'invalid_client';
 export type PeopleFault = 'http403' | 'timeout';
 
 export interface SandboxUser {
@@ -57,8 +58,20 @@ export class Sandbox {
   constructor(readonly options: SandboxOptions) {
     const orgId = options.orgId ?? 'sandbox-org-0001';
     this.users = {
-      admin: { id: 'sandbox-person-admin', displayName: 'Ada Admin', email: 'ada.admin@sandbox.example', orgId, admin: true },
-      user: { id: 'sandbox-person-user', displayName: 'Uma User', email: 'uma.user@sandbox.example', orgId, admin: false },
+      admin: {
+        id: 'sandbox-person-admin',
+        displayName: 'Ada Admin',
+        email: 'ada.admin@sandbox.example',
+        orgId,
+        admin: true,
+      },
+      user: {
+        id: 'sandbox-person-user',
+        displayName: 'Uma User',
+        email: 'uma.user@sandbox.example',
+        orgId,
+        admin: false,
+      },
     };
   }
 
@@ -92,7 +105,8 @@ export class Sandbox {
     r.post('/authorize', (ctx) => {
       const body = (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {};
       const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(body)) if (typeof v === 'string' && k !== 'decision') q.set(k, v);
+      for (const [k, v] of Object.entries(body))
+        if (typeof v === 'string' && k !== 'decision') q.set(k, v);
       const problem = this.checkAuthorize(q);
       if (problem) {
         ctx.status = 400;
@@ -108,9 +122,20 @@ export class Sandbox {
       if (decision === 'decline') {
         redirect.searchParams.set('error', 'access_denied');
         redirect.searchParams.set('error_description', 'The user declined the request');
-      } else if (!user.admin && scopes.some((s) => s.startsWith('spark-admin:') || s.startsWith('spark-compliance:') || s.startsWith('audit:'))) {
+      } else if (
+        !user.admin &&
+        scopes.some(
+          (s) =>
+            s.startsWith('spark-admin:') ||
+            s.startsWith('spark-compliance:') ||
+            s.startsWith('audit:'),
+        )
+      ) {
         redirect.searchParams.set('error', 'invalid_scope');
-        redirect.searchParams.set('error_description', 'No user entitled service in request scopes');
+        redirect.searchParams.set(
+          'error_description',
+          'No user entitled service in request scopes',
+        );
       } else {
         const code = this.token('CODE');
         this.codes.set(code, {
@@ -126,11 +151,15 @@ export class Sandbox {
     });
 
     r.post('/access_token', async (ctx) => {
-      const body = ((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {}) as Record<string, string>;
+      const body = ((ctx.request as unknown as { body?: Record<string, unknown> }).body ??
+        {}) as Record<string, string>;
       if (body.grant_type === 'refresh_token') this.calls.refresh++;
       else this.calls.token++;
       if (await this.applyTokenFault(ctx)) return;
-      if (body.client_id !== this.options.clientId || body.client_secret !== this.options.clientSecret) {
+      if (
+        body.client_id !== this.options.clientId ||
+        body.client_secret !== this.options.clientSecret
+      ) {
         ctx.status = 401;
         ctx.body = { error: 'invalid_client', error_description: 'Client authentication failed' };
         return;
@@ -138,10 +167,25 @@ export class Sandbox {
       if (body.grant_type === 'authorization_code') {
         const issued = body.code ? this.codes.get(body.code) : undefined;
         if (issued) this.codes.delete(body.code!);
-        const verifierOk = issued && crypto.createHash('sha256').update(body.code_verifier ?? '').digest('base64url') === issued.challenge;
-        if (!issued || issued.expiresAt < Date.now() || issued.redirectUri !== body.redirect_uri || !verifierOk) {
+        const verifierOk =
+          issued &&
+          crypto
+            .createHash('sha256')
+            .update(body.code_verifier ?? '')
+            .digest('base64url') === issued.challenge;
+        if (
+          !issued ||
+          issued.expiresAt < Date.now() ||
+          issued.redirectUri !== body.redirect_uri ||
+          !verifierOk
+        ) {
           ctx.status = 400;
-          ctx.body = { message: 'The authorization code is invalid or expired, or the PKCE verifier does not match.', errors: [{ description: 'invalid_grant' }], trackingId: 'SANDBOX' };
+          ctx.body = {
+            message:
+              'The authorization code is invalid or expired, or the PKCE verifier does not match.',
+            errors: [{ description: 'invalid_grant' }],
+            trackingId: 'SANDBOX',
+          };
           return;
         }
         ctx.body = this.issue(issued.user, issued.scopes);
@@ -151,7 +195,11 @@ export class Sandbox {
         const entry = body.refresh_token ? this.refreshTokens.get(body.refresh_token) : undefined;
         if (!entry) {
           ctx.status = 400;
-          ctx.body = { message: 'Invalid refresh token', errors: [{ description: 'Invalid refresh token' }], trackingId: 'SANDBOX' };
+          ctx.body = {
+            message: 'Invalid refresh token',
+            errors: [{ description: 'Invalid refresh token' }],
+            trackingId: 'SANDBOX',
+          };
           return;
         }
         ctx.body = this.issue(entry.user, entry.scopes, body.refresh_token);
@@ -170,10 +218,18 @@ export class Sandbox {
       const user = this.accessTokens.get(auth.replace(/^Bearer /, ''));
       if (!user || this.faults.people === 'http403') {
         ctx.status = user ? 403 : 401;
-        ctx.body = { message: 'The requested resource could not be found or you are not authorized.' };
+        ctx.body = {
+          message: 'The requested resource could not be found or you are not authorized.',
+        };
         return;
       }
-      ctx.body = { id: user.id, displayName: user.displayName, emails: [user.email], orgId: user.orgId, type: 'person' };
+      ctx.body = {
+        id: user.id,
+        displayName: user.displayName,
+        emails: [user.email],
+        orgId: user.orgId,
+        type: 'person',
+      };
     });
 
     return r;
@@ -181,10 +237,12 @@ export class Sandbox {
 
   private checkAuthorize(q: URLSearchParams): string | null {
     if (q.get('response_type') !== 'code') return 'response_type must be "code".';
-    if (q.get('client_id') !== this.options.clientId) return 'Unknown client_id: this is not the sandbox integration.';
+    if (q.get('client_id') !== this.options.clientId)
+      return 'Unknown client_id: this is not the sandbox integration.';
     if (!q.get('redirect_uri')) return 'redirect_uri is missing.';
     if (!q.get('scope')) return 'scope is missing.';
-    if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) return 'PKCE (S256) is required.';
+    if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge'))
+      return 'PKCE (S256) is required.';
     return null;
   }
 

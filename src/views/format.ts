@@ -1,5 +1,8 @@
 /** A lifetime as a human duration and an absolute UTC time. */
-export function lifetime(seconds: number, now: number): { duration: string; iso: string; utc: string } {
+export function lifetime(
+  seconds: number,
+  now: number,
+): { duration: string; iso: string; utc: string } {
   const at = new Date(now + seconds * 1000);
   return { duration: humanDuration(seconds), iso: at.toISOString(), utc: utc(at.getTime()) };
 }
@@ -17,5 +20,8 @@ export function humanDuration(seconds: number): string {
 }
 
 export function utc(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }

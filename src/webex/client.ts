@@ -44,7 +44,11 @@ export class WebexClient {
   }
 
   /** Where to send the browser: the authorize request with PKCE S256. */
-  authorizeUrl(params: { scopes: readonly string[]; state: string; codeChallenge: string }): string {
+  authorizeUrl(params: {
+    scopes: readonly string[];
+    state: string;
+    codeChallenge: string;
+  }): string {
     const url = new URL(this.options.authorizeUrl);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('client_id', this.options.clientId);
@@ -66,14 +70,21 @@ export class WebexClient {
   }
 
   refresh(refreshToken: string): Promise<WebexTokens> {
-    return this.tokenRequest('refresh', { grant_type: 'refresh_token', refresh_token: refreshToken });
+    return this.tokenRequest('refresh', {
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+    });
   }
 
   /** Who signed in. Rejects with UpstreamError; callers decide whether that matters. */
   async me(accessToken: string): Promise<WebexPerson> {
-    const { status, body, done } = await this.send('people_me', `${this.options.apiUrl}/people/me`, {
-      headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
-    });
+    const { status, body, done } = await this.send(
+      'people_me',
+      `${this.options.apiUrl}/people/me`,
+      {
+        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+      },
+    );
     if (status < 200 || status >= 300 || typeof body !== 'object' || body === null) {
       done(status >= 300 ? `http_${status}` : 'bad_response');
       throw new UpstreamError('people/me', status >= 300 ? 'http_error' : 'bad_response');
@@ -83,12 +94,17 @@ export class WebexClient {
     return {
       id: typeof b.id === 'string' ? b.id : undefined,
       displayName: typeof b.displayName === 'string' ? b.displayName : undefined,
-      emails: Array.isArray(b.emails) ? b.emails.filter((e): e is string => typeof e === 'string') : undefined,
+      emails: Array.isArray(b.emails)
+        ? b.emails.filter((e): e is string => typeof e === 'string')
+        : undefined,
       orgId: typeof b.orgId === 'string' ? b.orgId : undefined,
     };
   }
 
-  private async tokenRequest(endpoint: 'token' | 'refresh', params: Record<string, string>): Promise<WebexTokens> {
+  private async tokenRequest(
+    endpoint: 'token' | 'refresh',
+    params: Record<string, string>,
+  ): Promise<WebexTokens> {
     const form = new URLSearchParams({
       ...params,
       client_id: this.options.clientId,
@@ -120,17 +136,27 @@ export class WebexClient {
    */
   private async send(endpoint: WebexEndpoint, url: string, init: RequestInit) {
     const t0 = performance.now();
-    const done = (outcome: string) => this.options.onCall?.(endpoint, outcome, (performance.now() - t0) / 1000);
+    const done = (outcome: string) =>
+      this.options.onCall?.(endpoint, outcome, (performance.now() - t0) / 1000);
     let status: number;
     let text: string;
     try {
-      const res = await this.fetchImpl(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      const res = await this.fetchImpl(url, {
+        ...init,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
       status = res.status;
       text = await res.text();
     } catch (err) {
-      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const timeout =
+        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       done(timeout ? 'timeout' : 'unreachable');
-      throw new UpstreamError(endpoint === 'people_me' ? 'people/me' : 'access_token', timeout ? 'timeout' : 'unreachable', err);
+      throw new UpstreamError(
+        endpoint === 'people_me' ? 'people/me' : 'access_token',
+        timeout ? 'timeout' : 'unreachable',
+        err,
+      );
     }
     let body: unknown;
     try {
@@ -147,7 +173,12 @@ function parseTokens(body: unknown): WebexTokens | null {
   const b = body as Record<string, unknown>;
   const str = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length < 8192;
   const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
-  if (!str(b.access_token) || !num(b.expires_in) || !str(b.refresh_token) || !num(b.refresh_token_expires_in)) {
+  if (
+    !str(b.access_token) ||
+    !num(b.expires_in) ||
+    !str(b.refresh_token) ||
+    !num(b.refresh_token_expires_in)
+  ) {
     return null;
   }
   return {
@@ -168,17 +199,26 @@ function mapTokenError(endpoint: 'token' | 'refresh', status: number, body: unkn
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const code = typeof b.error === 'string' ? b.error : '';
   if (status === 401 || code === 'invalid_client' || code === 'unauthorized_client') {
-    return new OAuthError(502, 'server_error', 'Webex refused this service\'s client credentials.', {
+    return new OAuthError(502, 'server_error', "Webex refused this service's client credentials.", {
       title: 'This service is misconfigured',
       hint: 'The operators need to check CLIENT_ID and CLIENT_SECRET against the integration on developer.webex.com.',
       expose: true,
     });
   }
   if (endpoint === 'refresh') {
-    return new OAuthError(400, 'invalid_grant', 'Webex refused the refresh token: it has expired, was revoked, or belongs to another integration. Run the device flow (webex-token login) again to get new tokens.');
+    return new OAuthError(
+      400,
+      'invalid_grant',
+      'Webex refused the refresh token: it has expired, was revoked, or belongs to another integration. Run the device flow (webex-token login) again to get new tokens.',
+    );
   }
-  return new OAuthError(400, 'invalid_grant', 'Webex refused the sign-in code: it has expired or was already used.', {
-    title: 'The sign-in could not be completed',
-    hint: 'Start again from the home page; sign-in codes are valid for a few minutes only.',
-  });
+  return new OAuthError(
+    400,
+    'invalid_grant',
+    'Webex refused the sign-in code: it has expired or was already used.',
+    {
+      title: 'The sign-in could not be completed',
+      hint: 'Start again from the home page; sign-in codes are valid for a few minutes only.',
+    },
+  );
 }

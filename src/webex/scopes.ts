@@ -178,7 +178,9 @@ export const SCOPE_PRESETS: readonly ScopePreset[] = [
     description: 'Every admin read scope, plus the audit log',
     scopes: catalogWhere(
       (s) =>
-        (s.scope.startsWith('spark-admin:') && s.scope.endsWith('_read') && s.group !== 'Partner') ||
+        (s.scope.startsWith('spark-admin:') &&
+          s.scope.endsWith('_read') &&
+          s.group !== 'Partner') ||
         s.scope === 'audit:events_read',
     ),
   },
@@ -258,7 +260,10 @@ export function checkRequestedScopes(requested: string, allowed: readonly string
   for (const scope of raw.slice(0, 200)) {
     if (ok.includes(scope) || problems.some((p) => p.scope === scope)) continue;
     if (FORBIDDEN_SCOPES.has(scope)) {
-      problems.push({ scope, reason: 'spark:all is never issued by this service: pick the specific scopes you need' });
+      problems.push({
+        scope,
+        reason: 'spark:all is never issued by this service: pick the specific scopes you need',
+      });
     } else if (!SCOPE_SYNTAX.test(scope)) {
       problems.push({ scope, reason: 'is not a Webex scope name (expected prefix:name)' });
     } else if (!allowedSet.has(scope)) {
@@ -273,7 +278,10 @@ export function checkRequestedScopes(requested: string, allowed: readonly string
     }
   }
   if (raw.length > 200) {
-    problems.push({ scope: `(${raw.length - 200} more)`, reason: 'too many scopes in one request' });
+    problems.push({
+      scope: `(${raw.length - 200} more)`,
+      reason: 'too many scopes in one request',
+    });
   }
   return { ok, problems };
 }

@@ -3,7 +3,7 @@
  * admin played over HTTP by the test. stdout must carry only the requested token output.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';

@@ -19,7 +19,11 @@ export class CookieBrowser {
     return this.request(url, { method: 'GET', headers });
   }
 
-  async post(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Page> {
+  async post(
+    url: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<Page> {
     return this.request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -36,7 +40,10 @@ export class CookieBrowser {
     return current;
   }
 
-  async request(url: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Page> {
+  async request(
+    url: string,
+    init: RequestInit & { headers?: Record<string, string> },
+  ): Promise<Page> {
     this.visited.push(url);
     const host = new URL(url).host;
     const jar = [...this.cookies.entries()]
@@ -53,7 +60,13 @@ export class CookieBrowser {
       const eq = pair!.indexOf('=');
       this.cookies.set(`${host}|${pair!.slice(0, eq).trim()}`, pair!.slice(eq + 1).trim());
     }
-    return { status: res.status, headers: res.headers, body: await res.text(), url, location: res.headers.get('location') };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: await res.text(),
+      url,
+      location: res.headers.get('location'),
+    };
   }
 
   clearCookies(): void {
@@ -61,7 +74,13 @@ export class CookieBrowser {
   }
 }
 
-const ENTITIES: Record<string, string> = { '&amp;': '&', '&quot;': '"', '&lt;': '<', '&gt;': '>', '&#39;': "'" };
+const ENTITIES: Record<string, string> = {
+  '&amp;': '&',
+  '&quot;': '"',
+  '&lt;': '<',
+  '&gt;': '>',
+  '&#39;': "'",
+};
 
 export function decodeEntities(text: string): string {
   return text.replace(/&(amp|quot|lt|gt|#39);/g, (m) => ENTITIES[m] ?? m);

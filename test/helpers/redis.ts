@@ -41,12 +41,19 @@ export async function provideRedis(): Promise<ProvidedRedis> {
 }
 
 async function assertReachable(url: string, what: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    throw new Error(`${what} (${url.replace(/\/\/[^@]*@/, '//***@')}) does not answer PING: ${(err as Error).message}`);
+    throw new Error(
+      `${what} (${url.replace(/\/\/[^@]*@/, '//***@')}) does not answer PING: ${(err as Error).message}`,
+    );
   } finally {
     client.disconnect();
   }
@@ -82,7 +89,9 @@ export function freePort(): Promise<number> {
 }
 
 function redisServerBinary(): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/bin', '/usr/local/bin', '/usr/sbin'])) {
+  for (const dir of (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .concat(['/usr/bin', '/usr/local/bin', '/usr/sbin'])) {
     const candidate = path.join(dir, 'redis-server');
     if (fs.existsSync(candidate)) return candidate;
   }
@@ -104,9 +113,24 @@ export class LocalRedisServer {
   }
 
   async start(): Promise<void> {
-    const child = spawn(this.binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      this.binary,
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     child.unref();
     const kill = () => child.kill('SIGKILL');
     process.once('exit', kill);
@@ -137,7 +161,10 @@ export class LocalRedisServer {
 
 export async function startLocalRedis(): Promise<LocalRedisServer> {
   const binary = redisServerBinary();
-  if (!binary) throw new Error('redis-server is not installed (apt-get install redis-server): this test needs a Redis it can stop and start.');
+  if (!binary)
+    throw new Error(
+      'redis-server is not installed (apt-get install redis-server): this test needs a Redis it can stop and start.',
+    );
   const server = new LocalRedisServer(await freePort(), binary);
   await server.start();
   return server;
@@ -155,7 +182,11 @@ export function uniquePrefix(label = 'test'): string {
 }
 
 /** Every key and value under a prefix, for "nothing in clear" scans; then optionally deletes them. */
-export async function dumpPrefix(url: string, prefix: string, opts: { remove?: boolean } = {}): Promise<Map<string, string>> {
+export async function dumpPrefix(
+  url: string,
+  prefix: string,
+  opts: { remove?: boolean } = {},
+): Promise<Map<string, string>> {
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   const out = new Map<string, string>();
   try {

@@ -75,7 +75,12 @@ function closeServer(server: http.Server): Promise<void> {
 }
 
 export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
-  const sandbox = new Sandbox({ clientId: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, hangMs: 1500, ...options });
+  const sandbox = new Sandbox({
+    clientId: TEST_CLIENT_ID,
+    clientSecret: TEST_CLIENT_SECRET,
+    hangMs: 1500,
+    ...options,
+  });
   const app = new Koa();
   const views = new Views({ sandbox: true });
   app.use(bodyParser({ enableTypes: ['form'] }));
@@ -117,15 +122,15 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     WEBEX_API_URL: `${sb.url}/v1`,
     WEBEX_TIMEOUT_MS: '800',
     LOG_LEVEL: 'debug',
-    ...(useRedis ? { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TOKEN_ENCRYPTION_KEY: TEST_KEY } : {}),
+    ...(useRedis
+      ? { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TOKEN_ENCRYPTION_KEY: TEST_KEY }
+      : {}),
     ...opts.env,
   };
   const config = loadConfig(env);
   const logs: string[] = [];
   const logger = captureLogger(logs, config.logLevel);
-  const store: Store = config.redis
-    ? new RedisStore({ ...config.redis })
-    : new MemoryStore();
+  const store: Store = config.redis ? new RedisStore({ ...config.redis }) : new MemoryStore();
   if (store instanceof RedisStore) await store.waitUntilReady(3000);
   const metrics = createMetrics({ defaultMetrics: false });
   const webex = new WebexClient({
@@ -133,11 +138,22 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     clientId: config.clientId,
     clientSecret: config.clientSecret,
     redirectUri: config.redirectUri,
-    onCall: (endpoint, outcome, seconds) => metrics.webexLatency.observe({ endpoint, outcome }, seconds),
+    onCall: (endpoint, outcome, seconds) =>
+      metrics.webexLatency.observe({ endpoint, outcome }, seconds),
   });
   const waiters = new HandoffWaiters({ store });
-  const keys = config.encryptionKeys.length ? config.encryptionKeys : [Buffer.from(TEST_KEY, 'base64')];
-  const app = createApp({ config, logger, store, sealer: new Sealer(keys), webex, metrics, waiters });
+  const keys = config.encryptionKeys.length
+    ? config.encryptionKeys
+    : [Buffer.from(TEST_KEY, 'base64')];
+  const app = createApp({
+    config,
+    logger,
+    store,
+    sealer: new Sealer(keys),
+    webex,
+    metrics,
+    waiters,
+  });
   server.on('request', app.callback());
 
   return {
@@ -155,7 +171,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       waiters.releaseAll();
       await closeServer(server);
       await store.close();
-      if (config.redis && !opts.redisPrefix) await dumpPrefix(config.redis.url, config.redis.prefix, { remove: true });
+      if (config.redis && !opts.redisPrefix)
+        await dumpPrefix(config.redis.url, config.redis.prefix, { remove: true });
       await ownSandbox?.close();
     },
   };

@@ -3,7 +3,12 @@ import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser, decodeEntities, type Page } from '../helpers/http';
-import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, startTestServer, type TestServer } from '../helpers/server';
+import {
+  TEST_CLIENT_ID,
+  TEST_CLIENT_SECRET,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server';
 
 const SCOPES = ['spark-admin:people_read', 'spark-admin:devices_read', 'spark:kms'];
 
@@ -25,7 +30,8 @@ describe('browser flow, dynamic mode', () => {
   test('home page offers the catalog grouped, with presets and a plain form to /start', async () => {
     const page = await new CookieBrowser().get(`${srv.url}/`);
     assert.equal(page.status, 200);
-    for (const group of ['Admin', 'Compliance', 'Devices &amp; xAPI', 'Meetings', 'User']) assert.match(page.body, new RegExp(`<span>${group}</span>`));
+    for (const group of ['Admin', 'Compliance', 'Devices &amp; xAPI', 'Meetings', 'User'])
+      assert.match(page.body, new RegExp(`<span>${group}</span>`));
     assert.match(page.body, /<form id="scope-form" method="get" action="\/start">/);
     assert.match(page.body, /value="spark-admin:people_read"/);
     assert.doesNotMatch(page.body, /value="spark:all"/);
@@ -55,8 +61,13 @@ describe('browser flow, dynamic mode', () => {
   });
 
   test('repeated scope parameters (checkbox form) are joined', async () => {
-    const page = await new CookieBrowser().get(`${srv.url}/start?scope=spark-admin:people_read&scope=spark:kms`);
-    assert.equal(new URL(page.location!).searchParams.get('scope'), 'spark-admin:people_read spark:kms');
+    const page = await new CookieBrowser().get(
+      `${srv.url}/start?scope=spark-admin:people_read&scope=spark:kms`,
+    );
+    assert.equal(
+      new URL(page.location!).searchParams.get('scope'),
+      'spark-admin:people_read spark:kms',
+    );
   });
 
   test('accept at Webex → tokens page with the tokens, lifetimes, scopes, signer and curl; PKCE verified by Webex', async () => {
@@ -75,7 +86,11 @@ describe('browser flow, dynamic mode', () => {
     assert.match(page.body, /Ada Admin/);
     assert.match(page.body, /ada\.admin@sandbox\.example/);
     assert.match(page.body, /sandbox-org-0001/);
-    assert.ok(decodeEntities(page.body).includes(`curl -H "Authorization: Bearer ${issued.access_token}" ${srv.sandboxUrl}/v1/people/me`));
+    assert.ok(
+      decodeEntities(page.body).includes(
+        `curl -H "Authorization: Bearer ${issued.access_token}" ${srv.sandboxUrl}/v1/people/me`,
+      ),
+    );
     assert.match(page.body, /data-copy="access-token"/);
     assert.equal(page.headers.get('cache-control'), 'no-store');
   });
@@ -94,7 +109,9 @@ describe('browser flow, dynamic mode', () => {
   });
 
   test('unknown, disallowed and empty scopes get a 400 page listing each one and why', async () => {
-    const page = await new CookieBrowser().get(`${srv.url}/start?scope=${encodeURIComponent('spark-admin:people_read spark:all bogus spark-admin:made_up')}`);
+    const page = await new CookieBrowser().get(
+      `${srv.url}/start?scope=${encodeURIComponent('spark-admin:people_read spark:all bogus spark-admin:made_up')}`,
+    );
     assert.equal(page.status, 400);
     assert.match(page.body, /Scopes not available/);
     assert.match(page.body, /spark:all is never issued/);
@@ -127,7 +144,9 @@ describe('browser flow, dynamic mode', () => {
     const browser = new CookieBrowser();
     const state = stateOf(await start(srv, browser));
     const evil = 'Call 555-0100 to unlock your account';
-    const page = await browser.get(`${srv.url}/oauth?state=${state}&error=<script>x&error_description=${encodeURIComponent(evil)}`);
+    const page = await browser.get(
+      `${srv.url}/oauth?state=${state}&error=<script>x&error_description=${encodeURIComponent(evil)}`,
+    );
     assert.equal(page.status, 502);
     assert.ok(!page.body.includes(evil));
     assert.ok(!page.body.includes('<script>x'));
@@ -135,7 +154,8 @@ describe('browser flow, dynamic mode', () => {
   });
 
   describe('state problems: an explanatory page and no call to Webex', () => {
-    const callback = (srv: TestServer, b: CookieBrowser, state: string) => b.get(`${srv.url}/oauth?code=anything&state=${encodeURIComponent(state)}`);
+    const callback = (srv: TestServer, b: CookieBrowser, state: string) =>
+      b.get(`${srv.url}/oauth?code=anything&state=${encodeURIComponent(state)}`);
 
     test('missing state', async () => {
       const before = srv.sandbox.calls.token;
@@ -147,7 +167,11 @@ describe('browser flow, dynamic mode', () => {
 
     test('unknown (forged) state', async () => {
       const before = srv.sandbox.calls.token;
-      const page = await callback(srv, new CookieBrowser(), crypto.randomBytes(32).toString('base64url'));
+      const page = await callback(
+        srv,
+        new CookieBrowser(),
+        crypto.randomBytes(32).toString('base64url'),
+      );
       assert.equal(page.status, 400);
       assert.match(page.body, /expired/);
       assert.equal(srv.sandbox.calls.token, before);
@@ -243,7 +267,11 @@ describe('browser flow, Webex misbehaving', () => {
 
 describe('static mode', () => {
   let srv: TestServer;
-  const FIXED = ['spark-compliance:rooms_read', 'spark-compliance:teams_read', 'spark-compliance:events_read'];
+  const FIXED = [
+    'spark-compliance:rooms_read',
+    'spark-compliance:teams_read',
+    'spark-compliance:events_read',
+  ];
   before(async () => {
     srv = await startTestServer({ env: { SCOPES_MODE: 'static', SCOPES: FIXED.join(' ') } });
   });
@@ -286,7 +314,14 @@ describe('logs', () => {
     const code = callbackUrl.searchParams.get('code')!;
     const { access_token, refresh_token } = srv.sandbox.issued.at(-1)!;
     const cookieValues = [...browser.cookies.values()];
-    const secrets = { state, code, access_token, refresh_token, TEST_CLIENT_SECRET, ...Object.fromEntries(cookieValues.map((v, i) => [`cookie${i}`, v])) };
+    const secrets = {
+      state,
+      code,
+      access_token,
+      refresh_token,
+      TEST_CLIENT_SECRET,
+      ...Object.fromEntries(cookieValues.map((v, i) => [`cookie${i}`, v])),
+    };
     const logs = srv.logs.join('\n');
     assert.ok(srv.logs.length >= 3, 'the flow was logged');
     assert.match(logs, /"url":"\/oauth\?state=\[redacted\]&code=\[redacted\]"/);

@@ -22,7 +22,10 @@ test('two admins answering the same request at once: the first answer wins, the 
       return browser.post(`${srv.url}/device/approve`, approve.fields);
     }),
   );
-  const [pageA, pageB] = await Promise.all([decideAtSandbox(a.browser, toWebex[0]!, 'accept'), decideAtSandbox(b.browser, toWebex[1]!, 'accept')]);
+  const [pageA, pageB] = await Promise.all([
+    decideAtSandbox(a.browser, toWebex[0]!, 'accept'),
+    decideAtSandbox(b.browser, toWebex[1]!, 'accept'),
+  ]);
   const statuses = [pageA.status, pageB.status].sort();
   assert.deepEqual(statuses, [200, 409]);
   const loser = pageA.status === 409 ? pageA : pageB;
@@ -33,7 +36,9 @@ test('two admins answering the same request at once: the first answer wins, the 
   assert.equal(delivered.status, 200);
   const issued = srv.sandbox.issued.slice(-2).map((t) => t.access_token);
   assert.ok(issued.includes(String(delivered.json.access_token)));
-  const left = [...(await dumpPrefix(srv.redis!.url, srv.redis!.prefix)).keys()].filter((k) => /:(result|handoff|decided):/.test(k));
+  const left = [...(await dumpPrefix(srv.redis!.url, srv.redis!.prefix)).keys()].filter((k) =>
+    /:(result|handoff|decided):/.test(k),
+  );
   assert.deepEqual(left, [], 'nothing of the handoff is left after delivery');
 });
 
@@ -48,7 +53,10 @@ test('deny racing approve: one answer only', async () => {
   const denied = await b.browser.post(`${srv.url}/device/deny`, deny.fields);
   assert.equal(denied.status, 200);
   const approved = await decideAtSandbox(a.browser, toWebex, 'accept');
-  assert.ok([409, 410].includes(approved.status), `approval after deny must not succeed (got ${approved.status})`);
+  assert.ok(
+    [409, 410].includes(approved.status),
+    `approval after deny must not succeed (got ${approved.status})`,
+  );
   const answer = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
   assert.equal(answer.json.error, 'access_denied');
 });

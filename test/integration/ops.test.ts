@@ -26,7 +26,11 @@ describe('health, readiness and metrics', () => {
 
   test('/metrics counts flows, handoffs, token errors, Webex latency, with no user data in labels', async () => {
     const browser = new CookieBrowser();
-    await decideAtSandbox(browser, await browser.get(`${srv.url}/start?scope=spark-admin:people_read`), 'accept');
+    await decideAtSandbox(
+      browser,
+      await browser.get(`${srv.url}/start?scope=spark-admin:people_read`),
+      'accept',
+    );
     const auth = await requestHandoff(srv.url);
     await pollToken(srv.url, { device_code: String(auth.json.device_code) });
     await approveHandoff(srv.url, String(auth.json.user_code));
@@ -44,9 +48,17 @@ describe('health, readiness and metrics', () => {
     assert.match(text, /wst_handoffs_total\{event="approved"\} 1/);
     assert.match(text, /wst_handoffs_total\{event="delivered"\} 1/);
     assert.match(text, /wst_token_endpoint_errors_total\{error="authorization_pending"\} 1/);
-    assert.match(text, /wst_webex_request_duration_seconds_count\{endpoint="token",outcome="ok"\} 2/);
-    assert.match(text, /wst_http_request_duration_seconds_count\{method="POST",route="\/oauth2\/token",status="200"\} 1/);
-    const labelValues = [...text.matchAll(/\{([^}]*)\}/g)].flatMap((m) => [...m[1]!.matchAll(/="([^"]*)"/g)].map((v) => v[1]!));
+    assert.match(
+      text,
+      /wst_webex_request_duration_seconds_count\{endpoint="token",outcome="ok"\} 2/,
+    );
+    assert.match(
+      text,
+      /wst_http_request_duration_seconds_count\{method="POST",route="\/oauth2\/token",status="200"\} 1/,
+    );
+    const labelValues = [...text.matchAll(/\{([^}]*)\}/g)].flatMap((m) =>
+      [...m[1]!.matchAll(/="([^"]*)"/g)].map((v) => v[1]!),
+    );
     for (const value of labelValues) {
       assert.match(value, /^[a-zA-Z0-9_./+:-]*$/, `label value looks like an enum: ${value}`);
       assert.doesNotMatch(value, /@|SBX_|spark-admin/, `no user data: ${value}`);
@@ -100,27 +112,51 @@ describe('graceful shutdown', () => {
     const answer = await waiting;
     assert.equal(answer.status, 400);
     assert.equal(answer.json.error, 'authorization_pending');
-    assert.ok(Date.now() - started < 5000, 'the waiting poll was answered at shutdown, not after its wait');
+    assert.ok(
+      Date.now() - started < 5000,
+      'the waiting poll was answered at shutdown, not after its wait',
+    );
     await assert.rejects(fetch(`${url}/healthz`), 'no longer accepting connections');
     await assert.rejects(service.store.ping(), 'store closed');
-    await assert.rejects(fetch(`http://127.0.0.1:${metricsPort}/metrics`), 'metrics listener closed');
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${metricsPort}/metrics`),
+      'metrics listener closed',
+    );
   });
 });
 
 describe('SIGTERM on the real process', () => {
   test('a running service exits 0 on SIGTERM after answering its waiting poll', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../src/main.ts')], {
-      env: { ...process.env, NODE_ENV: 'test', SANDBOX: 'true', PORT: String(port), HOST: '127.0.0.1', REDIS_URL: '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '5' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.resolve(__dirname, '../../src/main.ts')],
+      {
+        env: {
+          ...process.env,
+          NODE_ENV: 'test',
+          SANDBOX: 'true',
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          REDIS_URL: '',
+          LOG_LEVEL: 'info',
+          SHUTDOWN_GRACE_SECONDS: '5',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }

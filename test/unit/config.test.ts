@@ -33,7 +33,10 @@ describe('config', () => {
     assert.equal(c.redis, null);
     assert.ok(c.allowedScopes.length > 50, 'the whole catalog by default');
     assert.equal(c.allowedScopes.includes('spark:all'), false);
-    assert.deepEqual(c.device.clients.map((x) => x.id), ['cli']);
+    assert.deepEqual(
+      c.device.clients.map((x) => x.id),
+      ['cli'],
+    );
   });
 
   test('every documented env var is honoured', () => {
@@ -64,7 +67,8 @@ describe('config', () => {
       DEVICE_CODE_TTL_SECONDS: '300',
       DEVICE_POLL_INTERVAL_SECONDS: '7',
       DEVICE_MAX_WAIT_SECONDS: '20',
-      DEVICE_CLIENTS: '[{"id":"ci","name":"CI","secret":"0123456789abcdef0","scopes":["spark-admin:people_read"]}]',
+      DEVICE_CLIENTS:
+        '[{"id":"ci","name":"CI","secret":"0123456789abcdef0","scopes":["spark-admin:people_read"]}]',
       RATE_LIMIT_WINDOW_SECONDS: '30',
       RATE_LIMIT_DEVICE_AUTHORIZATIONS: '3',
       RATE_LIMIT_USER_CODE_FAILURES: '4',
@@ -91,18 +95,31 @@ describe('config', () => {
       timeoutMs: 1234,
     });
     assert.equal(c.sandbox, false);
-    assert.deepEqual(c.redis, { url: 'redis://127.0.0.1:6390/2', prefix: 'x:', commandTimeoutMs: 700 });
+    assert.deepEqual(c.redis, {
+      url: 'redis://127.0.0.1:6390/2',
+      prefix: 'x:',
+      commandTimeoutMs: 700,
+    });
     assert.equal(c.encryptionKeys.length, 2);
     assert.equal(c.trustProxy, true);
     assert.deepEqual(c.allowedOrgIds, ['org-a', 'org-b']);
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.flowTtlSeconds, 120);
     assert.deepEqual(
-      { ttl: c.device.ttlSeconds, interval: c.device.intervalSeconds, wait: c.device.maxWaitSeconds },
+      {
+        ttl: c.device.ttlSeconds,
+        interval: c.device.intervalSeconds,
+        wait: c.device.maxWaitSeconds,
+      },
       { ttl: 300, interval: 7, wait: 20 },
     );
     assert.equal(c.device.clients[0]?.secret, '0123456789abcdef0');
-    assert.deepEqual(c.rateLimit, { windowSeconds: 30, deviceAuthorizations: 3, userCodeFailures: 4, starts: 5 });
+    assert.deepEqual(c.rateLimit, {
+      windowSeconds: 30,
+      deviceAuthorizations: 3,
+      userCodeFailures: 4,
+      starts: 5,
+    });
     assert.equal(c.bodyLimitBytes, 2048);
     assert.equal(c.shutdownGraceSeconds, 9);
   });
@@ -119,7 +136,17 @@ describe('config', () => {
   test('the shipped config/ files are valid', () => {
     const dir = path.resolve(__dirname, '../../config');
     for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json'))) {
-      assert.doesNotThrow(() => loadConfig({ CONFIG_FILE: file, CLIENT_ID: 'x', CLIENT_SECRET: 'y', PUBLIC_URL: 'https://t.example', NODE_ENV: 'test' }), file);
+      assert.doesNotThrow(
+        () =>
+          loadConfig({
+            CONFIG_FILE: file,
+            CLIENT_ID: 'x',
+            CLIENT_SECRET: 'y',
+            PUBLIC_URL: 'https://t.example',
+            NODE_ENV: 'test',
+          }),
+        file,
+      );
     }
   });
 
@@ -139,12 +166,28 @@ describe('config', () => {
     ['spark:all', { SCOPES_MODE: 'static', SCOPES: 'spark:all' }, /SCOPES .*spark:all/],
     ['malformed scope', { ALLOWED_SCOPES: 'hello' }, /ALLOWED_SCOPES .*hello/],
     ['redis url', { REDIS_URL: 'http://redis' }, /REDIS_URL must be a redis:\/\//],
-    ['missing key with redis', { REDIS_URL: 'redis://localhost:6379' }, /TOKEN_ENCRYPTION_KEY is required with REDIS_URL/],
-    ['malformed key', { TOKEN_ENCRYPTION_KEY: 'not base64 !!' }, /TOKEN_ENCRYPTION_KEY .*malformed base64/],
-    ['short key', { TOKEN_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') }, /TOKEN_ENCRYPTION_KEY each key must decode to exactly 32 bytes/],
+    [
+      'missing key with redis',
+      { REDIS_URL: 'redis://localhost:6379' },
+      /TOKEN_ENCRYPTION_KEY is required with REDIS_URL/,
+    ],
+    [
+      'malformed key',
+      { TOKEN_ENCRYPTION_KEY: 'not base64 !!' },
+      /TOKEN_ENCRYPTION_KEY .*malformed base64/,
+    ],
+    [
+      'short key',
+      { TOKEN_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') },
+      /TOKEN_ENCRYPTION_KEY each key must decode to exactly 32 bytes/,
+    ],
     ['clients', { DEVICE_CLIENTS: '[{"id":"x"}]' }, /DEVICE_CLIENTS client "x" needs a "name"/],
     ['clients json', { DEVICE_CLIENTS: '{oops' }, /DEVICE_CLIENTS must be a non-empty JSON array/],
-    ['interval', { DEVICE_POLL_INTERVAL_SECONDS: '0' }, /DEVICE_POLL_INTERVAL_SECONDS must be a whole number between 1 and 60/],
+    [
+      'interval',
+      { DEVICE_POLL_INTERVAL_SECONDS: '0' },
+      /DEVICE_POLL_INTERVAL_SECONDS must be a whole number between 1 and 60/,
+    ],
     ['log level', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     ['boolean', { TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
   ];
@@ -154,16 +197,29 @@ describe('config', () => {
 
   test('a sensitive value is never echoed in the error', () => {
     const secretish = 'c2VjcmV0LXRoYXQtaXMtbm90LTMyLWJ5dGVz';
-    assert.throws(() => loadConfig({ TOKEN_ENCRYPTION_KEY: secretish }), (err: Error) => !err.message.includes(secretish));
+    assert.throws(
+      () => loadConfig({ TOKEN_ENCRYPTION_KEY: secretish }),
+      (err: Error) => !err.message.includes(secretish),
+    );
   });
 
   test('production refuses to start without credentials or with an http PUBLIC_URL', () => {
-    const prod = { NODE_ENV: 'production', PUBLIC_URL: 'https://t.example', CLIENT_ID: 'id', CLIENT_SECRET: 's' };
+    const prod = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://t.example',
+      CLIENT_ID: 'id',
+      CLIENT_SECRET: 's',
+    };
     assert.doesNotThrow(() => loadConfig(prod));
     fails({ ...prod, CLIENT_ID: '' }, /CLIENT_ID is required in production/);
     fails({ ...prod, CLIENT_SECRET: '' }, /CLIENT_SECRET is required in production/);
-    fails({ ...prod, PUBLIC_URL: 'http://t.example' }, /PUBLIC_URL must be https:\/\/ in production/);
-    assert.doesNotThrow(() => loadConfig({ ...prod, PUBLIC_URL: 'http://t.example', ALLOW_HTTP_PUBLIC_URL: 'true' }));
+    fails(
+      { ...prod, PUBLIC_URL: 'http://t.example' },
+      /PUBLIC_URL must be https:\/\/ in production/,
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({ ...prod, PUBLIC_URL: 'http://t.example', ALLOW_HTTP_PUBLIC_URL: 'true' }),
+    );
   });
 
   test('the schema documents every key, maps it to an env var, and marks secrets sensitive', () => {
@@ -175,7 +231,12 @@ describe('config', () => {
       .filter((s) => 'sensitive' in s && s.sensitive)
       .map((s) => s.env)
       .sort();
-    assert.deepEqual(sensitive, ['CLIENT_SECRET', 'DEVICE_CLIENTS', 'REDIS_URL', 'TOKEN_ENCRYPTION_KEY']);
+    assert.deepEqual(sensitive, [
+      'CLIENT_SECRET',
+      'DEVICE_CLIENTS',
+      'REDIS_URL',
+      'TOKEN_ENCRYPTION_KEY',
+    ]);
     assert.equal(new Set(configEnvNames).size, configEnvNames.length, 'env names are unique');
   });
 });

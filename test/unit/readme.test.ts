@@ -17,7 +17,9 @@ test('the README configuration table matches the convict schema (run `npm run do
 test('the README gives the two commands: the demo and the tests', () => {
   assert.match(readme, /npm ci && npm run demo/);
   assert.match(readme, /^npm test$/m);
-  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(
+    fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'),
+  ) as { scripts: Record<string, string> };
   assert.match(pkg.scripts.demo!, /SANDBOX=true/);
   assert.ok(pkg.scripts.test);
 });
