@@ -265,7 +265,7 @@ export const configSchema = {
     sensitive: true,
   },
   trustProxy: {
-    doc: 'Trust X-Forwarded-For/-Proto from the hop in front (set true behind an ingress).',
+    doc: 'Trust X-Forwarded-For/-Proto set by exactly one proxy hop in front (true behind an ingress).',
     format: isBoolean,
     // A string default, so convict does not coerce typos like "ture" into true before validation.
     default: 'false',
