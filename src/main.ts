@@ -17,7 +17,7 @@ import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import type { Store } from './store/store';
 import { metricsRouter } from './routes/health';
-import { WebexClient } from './webex/client';
+import { webexClientFor } from './webex/client';
 
 export interface RunningService {
   server: http.Server;
@@ -68,14 +68,7 @@ export async function startService(
   }
 
   const metrics = createMetrics();
-  const webex = new WebexClient({
-    ...config.webex,
-    clientId: config.clientId,
-    clientSecret: config.clientSecret,
-    redirectUri: config.redirectUri,
-    onCall: (endpoint, outcome, seconds) =>
-      metrics.webexLatency.observe({ endpoint, outcome }, seconds),
-  });
+  const webex = webexClientFor(config, metrics);
   const sandbox = config.sandbox
     ? new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret })
     : undefined;

@@ -3,7 +3,9 @@
  * asks people/me who signed in. Every call has a timeout; every failure becomes one of our
  * error classes so callers never see a raw fetch error or a half-parsed body.
  */
+import type { AppConfig } from '../config';
 import { OAuthError, UpstreamError } from '../errors';
+import type { Metrics } from '../metrics';
 
 export interface WebexTokens {
   access_token: string;
@@ -221,4 +223,19 @@ function mapTokenError(endpoint: 'token' | 'refresh', status: number, body: unkn
       hint: 'Start again from the home page; sign-in codes are valid for a few minutes only.',
     },
   );
+}
+
+/** The client for a loaded configuration, reporting every call to the latency histogram. */
+export function webexClientFor(
+  config: Pick<AppConfig, 'webex' | 'clientId' | 'clientSecret' | 'redirectUri'>,
+  metrics: Pick<Metrics, 'webexLatency'>,
+): WebexClient {
+  return new WebexClient({
+    ...config.webex,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    redirectUri: config.redirectUri,
+    onCall: (endpoint, outcome, seconds) =>
+      metrics.webexLatency.observe({ endpoint, outcome }, seconds),
+  });
 }

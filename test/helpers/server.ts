@@ -19,7 +19,7 @@ import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
 import type { Store } from '../../src/store/store';
 import { Views } from '../../src/views/render';
-import { WebexClient } from '../../src/webex/client';
+import { webexClientFor } from '../../src/webex/client';
 import { dumpPrefix, sharedRedis, uniquePrefix } from './redis';
 
 export const TEST_CLIENT_ID = 'test-integration-id';
@@ -133,14 +133,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const store: Store = config.redis ? new RedisStore({ ...config.redis }) : new MemoryStore();
   if (store instanceof RedisStore) await store.waitUntilReady(3000);
   const metrics = createMetrics({ defaultMetrics: false });
-  const webex = new WebexClient({
-    ...config.webex,
-    clientId: config.clientId,
-    clientSecret: config.clientSecret,
-    redirectUri: config.redirectUri,
-    onCall: (endpoint, outcome, seconds) =>
-      metrics.webexLatency.observe({ endpoint, outcome }, seconds),
-  });
+  const webex = webexClientFor(config, metrics);
   const waiters = new HandoffWaiters({ store });
   const keys = config.encryptionKeys.length
     ? config.encryptionKeys
