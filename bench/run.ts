@@ -43,7 +43,7 @@ import { RedisStore } from '../src/store/redis';
 import { lifetime } from '../src/views/format';
 import { Views } from '../src/views/render';
 import type { WebexClient, WebexTokens } from '../src/webex/client';
-import { SCOPE_GROUPS, SCOPE_PRESETS, describeScope } from '../src/webex/scopes';
+import { groupScopes, presetsFor } from '../src/webex/scopes';
 import {
   approveHandoff as approveOverHttp,
   pollToken,
@@ -572,14 +572,8 @@ async function pagesSection(ctx: Ctx, svc: Service): Promise<PagesResult> {
   // The same locals the routes build (src/routes/pages.ts and src/routes/oauth.ts).
   const views = new Views({ sandbox: false });
   const offered = ctx.deps.config.allowedScopes;
-  const groups = SCOPE_GROUPS.map((name) => ({
-    name,
-    scopes: offered.map(describeScope).filter((s) => s.group === name),
-  })).filter((g) => g.scopes.length > 0);
-  const presets = SCOPE_PRESETS.map((p) => ({
-    ...p,
-    scopes: p.scopes.filter((s) => offered.includes(s)),
-  })).filter((p) => p.scopes.length > 0);
+  const groups = groupScopes(offered);
+  const presets = presetsFor(offered);
   const home = () => views.render('home', { groups, presets, selected: [], selectedPreset: null });
   const now = Date.now();
   const tokens: WebexTokens = {

@@ -4,21 +4,15 @@ import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
 import { ensureBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
-import { SCOPE_GROUPS, SCOPE_PRESETS, checkRequestedScopes, describeScope } from '../webex/scopes';
+import { checkRequestedScopes, describeScope, groupScopes, presetsFor } from '../webex/scopes';
 
 /** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
 export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
   const { config, views } = deps;
   const router = new Router();
   const offered = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
-  const groups = SCOPE_GROUPS.map((name) => ({
-    name,
-    scopes: offered.map(describeScope).filter((s) => s.group === name),
-  })).filter((g) => g.scopes.length > 0);
-  const presets = SCOPE_PRESETS.map((p) => ({
-    ...p,
-    scopes: p.scopes.filter((s) => offered.includes(s)),
-  })).filter((p) => p.scopes.length > 0);
+  const groups = groupScopes(offered);
+  const presets = presetsFor(offered);
 
   router.get('home', '/', (ctx) => {
     if (config.scopesMode === 'static') {

@@ -285,3 +285,21 @@ export function checkRequestedScopes(requested: string, allowed: readonly string
   }
   return { ok, problems };
 }
+
+/** The home page's view of the offered scopes: catalog groups in order, empty ones dropped. */
+export function groupScopes(
+  offered: readonly string[],
+): { name: ScopeGroup; scopes: ScopeInfo[] }[] {
+  return SCOPE_GROUPS.map((name) => ({
+    name,
+    scopes: offered.map(describeScope).filter((s) => s.group === name),
+  })).filter((g) => g.scopes.length > 0);
+}
+
+/** Presets narrowed to the offered scopes; presets left empty are dropped. */
+export function presetsFor(offered: readonly string[]): ScopePreset[] {
+  return SCOPE_PRESETS.map((p) => ({
+    ...p,
+    scopes: p.scopes.filter((s) => offered.includes(s)),
+  })).filter((p) => p.scopes.length > 0);
+}
