@@ -15,6 +15,11 @@ export interface HttpErrorOptions {
   expose?: boolean;
   headers?: Record<string, string>;
   cause?: unknown;
+  /**
+   * An expected answer in a polling loop (authorization_pending, slow_down): nothing went wrong,
+   * so its request line is logged at debug instead of info.
+   */
+  routine?: boolean;
 }
 
 export class HttpError extends Error {
@@ -26,6 +31,7 @@ export class HttpError extends Error {
   readonly details: string[];
   readonly expose: boolean;
   readonly headers: Record<string, string>;
+  readonly routine: boolean;
 
   constructor(status: number, code: string, message: string, opts: HttpErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -36,6 +42,7 @@ export class HttpError extends Error {
     this.details = opts.details ?? [];
     this.expose = opts.expose ?? status < 500;
     this.headers = opts.headers ?? {};
+    this.routine = opts.routine ?? false;
   }
 }
 

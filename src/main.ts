@@ -127,6 +127,8 @@ export async function startService(
       server.closeAllConnections();
       await store.close();
       logger.info({ event: 'stopped' }, 'stopped');
+      // Log lines are written asynchronously: hand the last ones over before the process exits.
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
     })());
 
   return { server, config, store, shutdown };

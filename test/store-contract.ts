@@ -66,6 +66,38 @@ export function storeContract(
       }
     });
 
+    test('readAndGate reads in order and opens the gate once per TTL', async () => {
+      const gate = { key: 'g1', ttlMs: 150, stepMs: 1000, countIndex: 1 };
+      await store.set('r1', 'record', 5000);
+      const first = await store.readAndGate(['r1', 'c1', 'x1'], gate);
+      assert.deepEqual(first, { values: ['record', null, null], opened: true });
+      assert.equal((await store.readAndGate(['r1', 'c1', 'x1'], gate)).opened, false);
+      await sleep(300);
+      assert.equal((await store.readAndGate(['r1', 'c1', 'x1'], gate)).opened, true);
+    });
+
+    test('readAndGate leaves the gate alone when the first key is missing', async () => {
+      const gate = { key: 'g2', ttlMs: 5000, stepMs: 0, countIndex: 1 };
+      const missing = await store.readAndGate(['r2', 'c2'], gate);
+      assert.deepEqual(missing, { values: [null, null], opened: false });
+      assert.equal(await store.get('g2'), null);
+      await store.set('r2', 'record', 5000);
+      assert.equal((await store.readAndGate(['r2', 'c2'], gate)).opened, true);
+    });
+
+    test('readAndGate lengthens the gate by stepMs per unit of the counter it read', async () => {
+      await store.set('r3', 'record', 5000);
+      await store.set('c3', '2', 5000);
+      const gate = { key: 'g3', ttlMs: 50, stepMs: 100, countIndex: 1 };
+      const first = await store.readAndGate(['r3', 'c3'], gate);
+      assert.deepEqual(first, { values: ['record', '2'], opened: true });
+      // 50 + 2 × 100 = 250 ms: still shut well after the bare 50 ms, open after 250.
+      await sleep(150);
+      assert.equal((await store.readAndGate(['r3', 'c3'], gate)).opened, false);
+      await sleep(250);
+      assert.equal((await store.readAndGate(['r3', 'c3'], gate)).opened, true);
+    });
+
     test('increment counts within a window and restarts after it', async () => {
       const a = await store.increment('ctr', 200);
       const b = await store.increment('ctr', 200);

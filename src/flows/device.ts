@@ -18,6 +18,9 @@ import type { WebexPerson, WebexTokens } from '../webex/client';
 import type { FlowDeps } from './context';
 import type { RateLimitRule } from './rate-limit';
 
+/** RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
+const SLOW_DOWN_STEP_SECONDS = 5;
+
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** How long a resolved or expired handoff is remembered, so late polls get a precise answer. */
@@ -437,24 +440,37 @@ export async function pollHandoff(
 ): Promise<WebexTokens> {
   const { store, config } = deps;
   const h = hashSecret(input.deviceCode);
-  const [raw, slow] = await store.getMany([handoffKey(h), slowKey(h)]);
+  // One round trip: the record, the slow_down count, and the poll gate, shut for the current
+  // interval (grown 5 s per slow_down) unless a poll already shut it.
+  const {
+    values: [raw],
+    opened,
+  } = await store.readAndGate([handoffKey(h), slowKey(h)], {
+    key: pollKey(h),
+    // A little slack so a client that waits exactly `interval` between polls is never penalised.
+    ttlMs: Math.max(200, config.device.intervalSeconds * 1000 - 250),
+    stepMs: SLOW_DOWN_STEP_SECONDS * 1000,
+    countIndex: 1,
+  });
   if (raw === null || raw === undefined) throw invalidGrant();
   let record = JSON.parse(raw) as HandoffRecord;
-  if (record.clientId !== input.client.id) throw invalidGrant();
+  if (record.clientId !== input.client.id) {
+    // Another client's guess must not use up the real client's poll.
+    if (opened) await store.delete(pollKey(h));
+    throw invalidGrant();
+  }
 
-  const interval = config.device.intervalSeconds + 5 * Number(slow ?? 0);
-  // A little slack so a client that waits exactly `interval` between polls is never penalised.
-  const gateMs = Math.max(200, interval * 1000 - 250);
-  if (!(await store.setIfAbsent(pollKey(h), '1', gateMs))) {
+  if (!opened) {
     const remaining = Math.max(1000, record.expiresAt - deps.now() + TOMBSTONE_MS);
     const { count } = await store.increment(slowKey(h), remaining);
     // RFC 8628 §3.5: the grown interval holds from this poll on, so restart the gate with it.
-    const grown = config.device.intervalSeconds + 5 * count;
+    const grown = config.device.intervalSeconds + SLOW_DOWN_STEP_SECONDS * count;
     await store.set(pollKey(h), '1', grown * 1000 - 250);
     throw new OAuthError(
       400,
       'slow_down',
       `Polling too fast: wait at least ${grown} seconds between polls.`,
+      { routine: true },
     );
   }
 
@@ -523,6 +539,7 @@ const AUTHORIZATION_PENDING = new OAuthError(
   400,
   'authorization_pending',
   'Waiting for an admin to approve the request at the verification URI.',
+  { routine: true },
 );
 
 function denyText(reason: HandoffRecord['denyReason']): string {

@@ -3,6 +3,7 @@ import { SealError } from '../crypto';
 import { HttpError, OAuthError, methodNotAllowed, notFound } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { logAtDebug } from './request-log';
 import type { Views } from '../views/render';
 
 /** Paths answered as JSON whatever the Accept header says: scripts live here. */
@@ -32,6 +33,7 @@ export function errorHandler(deps: {
       if (err.status >= 500) {
         deps.logger.error({ err: describe(caught), path: ctx.path }, 'request failed');
       }
+      if (err.routine) logAtDebug(ctx);
       ctx.status = err.status;
       for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
       ctx.set('Cache-Control', 'no-store');

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Store } from './store';
+import type { GateSpec, Store } from './store';
 
 interface Entry {
   value: string;
@@ -51,6 +51,17 @@ export class MemoryStore implements Store {
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     return keys.map((k) => this.live(k)?.value ?? null);
+  }
+
+  async readAndGate(
+    keys: readonly string[],
+    gate: GateSpec,
+  ): Promise<{ values: (string | null)[]; opened: boolean }> {
+    const values = keys.map((k) => this.live(k)?.value ?? null);
+    if (values[0] === null || values[0] === undefined) return { values, opened: false };
+    const n = Number(values[gate.countIndex] ?? 0) || 0;
+    const ttl = Math.max(1, Math.floor(gate.ttlMs + gate.stepMs * n));
+    return { values, opened: await this.setIfAbsent(gate.key, '1', ttl) };
   }
 
   async take(key: string): Promise<string | null> {

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
-import type { Store } from './store';
+import type { GateSpec, Store } from './store';
 
 export interface RedisStoreOptions {
   url: string;
@@ -17,8 +17,23 @@ local c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {c, redis.call('PTTL', KEYS[1])}`;
 
-type RedisWithIncrement = Redis & {
+// KEYS: the keys read, then the gate. ARGV: ttl ms, step ms, index of the counter in the keys read.
+const READ_AND_GATE_SCRIPT = `
+local values = redis.call('MGET', unpack(KEYS, 1, #KEYS - 1))
+local opened = 0
+if values[1] then
+  local n = tonumber(values[tonumber(ARGV[3])] or '0') or 0
+  local ttl = math.max(1, math.floor(tonumber(ARGV[1]) + tonumber(ARGV[2]) * n))
+  if redis.call('SET', KEYS[#KEYS], '1', 'PX', ttl, 'NX') then opened = 1 end
+end
+return {values, opened}`;
+
+type RedisWithScripts = Redis & {
   wstIncrement(key: string, ttlMs: number): Promise<[number, number]>;
+  wstReadAndGate(
+    numKeys: number,
+    ...args: (string | number)[]
+  ): Promise<[(string | null)[], number]>;
 };
 
 /**
@@ -27,7 +42,7 @@ type RedisWithIncrement = Redis & {
  * reconnecting in the background, so the service recovers by itself.
  */
 export class RedisStore implements Store {
-  private readonly client: RedisWithIncrement;
+  private readonly client: RedisWithScripts;
   private subscriber: Redis | undefined;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
 
@@ -38,8 +53,9 @@ export class RedisStore implements Store {
       // write instead of one syscall each; order, replies, timeouts and errors are per
       // command as before (docs/BENCHMARKS.md).
       enableAutoPipelining: true,
-    }) as RedisWithIncrement;
+    }) as RedisWithScripts;
     this.client.defineCommand('wstIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
+    this.client.defineCommand('wstReadAndGate', { lua: READ_AND_GATE_SCRIPT });
     this.watch(this.client);
   }
 
@@ -107,6 +123,24 @@ export class RedisStore implements Store {
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
     return this.run(() => this.client.mget(keys.map((key) => this.k(key))));
+  }
+
+  async readAndGate(
+    keys: readonly string[],
+    gate: GateSpec,
+  ): Promise<{ values: (string | null)[]; opened: boolean }> {
+    if (keys.length === 0) return { values: [], opened: false };
+    const all = [...keys, gate.key].map((key) => this.k(key));
+    const [values, opened] = await this.run(() =>
+      this.client.wstReadAndGate(
+        all.length,
+        ...all,
+        Math.ceil(gate.ttlMs),
+        Math.ceil(gate.stepMs),
+        gate.countIndex + 1,
+      ),
+    );
+    return { values, opened: opened === 1 };
   }
 
   async take(key: string): Promise<string | null> {

@@ -1,3 +1,12 @@
+/** The gate `readAndGate` creates: alive `ttlMs + stepMs × n`, n the count read at `countIndex`. */
+export interface GateSpec {
+  key: string;
+  ttlMs: number;
+  stepMs: number;
+  /** Index into the keys read of a counter (an integer string); absent counts as 0. */
+  countIndex: number;
+}
+
 /**
  * The storage contract. Values are opaque strings; callers hash or seal secrets before
  * they get here. Every method may reject with StoreUnavailableError.
@@ -10,6 +19,15 @@ export interface Store {
   get(key: string): Promise<string | null>;
   /** Several keys in one round trip; missing keys give null. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
+  /**
+   * Read `keys` and, only when keys[0] exists, create `gate.key` unless it already exists; one
+   * atomic round trip. `opened` is true when this call created the gate. This is the device
+   * flow's poll (read the handoff, shut the slow_down gate) in one round trip.
+   */
+  readAndGate(
+    keys: readonly string[],
+    gate: GateSpec,
+  ): Promise<{ values: (string | null)[]; opened: boolean }>;
   /** Atomic get-and-delete: of any number of concurrent takers, exactly one sees the value. */
   take(key: string): Promise<string | null>;
   delete(...keys: string[]): Promise<void>;

@@ -11,7 +11,7 @@ import { OAuthError } from '../../src/errors';
 import { HandoffWaiters, pollHandoff } from '../../src/flows/device';
 import { RateLimiter } from '../../src/flows/rate-limit';
 import { createMetrics } from '../../src/metrics';
-import type { Store } from '../../src/store/store';
+import type { GateSpec, Store } from '../../src/store/store';
 import { SCOPE_CATALOG } from '../../src/webex/scopes';
 import type { WebexClient } from '../../src/webex/client';
 import { approveHandoff, denyHandoff, pollToken, requestHandoff } from '../helpers/admin';
@@ -313,9 +313,11 @@ test('exactly-once without the poll gate: 50 concurrent pollHandoff calls share 
   const real = srv.store;
   const gateless = new Proxy(real, {
     get(target, prop) {
-      if (prop === 'setIfAbsent') {
-        return (key: string, value: string, ttlMs: number) =>
-          key.startsWith('poll:') ? Promise.resolve(true) : target.setIfAbsent(key, value, ttlMs);
+      if (prop === 'readAndGate') {
+        return async (keys: readonly string[], gate: GateSpec) => {
+          const { values } = await target.readAndGate(keys, gate);
+          return { values, opened: true };
+        };
       }
       const v = Reflect.get(target, prop, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
