@@ -4,7 +4,6 @@
  */
 import path from 'node:path';
 import Koa from 'koa';
-import bodyParser from 'koa-bodyparser';
 import type { AppConfig } from './config';
 import type { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
@@ -13,6 +12,7 @@ import { RateLimiter } from './flows/rate-limit';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { errorHandler } from './middleware/error-handler';
+import { formBody } from './middleware/form-body';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
@@ -65,28 +65,20 @@ export function createApp(deps: AppDeps): Koa {
   const waiters = deps.waiters ?? new HandoffWaiters({ store: deps.store });
 
   app.use(requestLog({ logger, metrics }));
-  for (const mw of securityHeaders(config)) app.use(mw);
+  app.use(securityHeaders(config));
   app.use(errorHandler({ logger, views, metrics }));
   app.use(staticFiles(path.join(__dirname, 'public')));
-  app.use(
-    bodyParser({
-      enableTypes: ['form'],
-      formLimit: `${config.bodyLimitBytes}b`,
-      // Bodies of other types are left unread and refused by the routes with a clear message.
-      onerror: (err, ctx) => {
-        ctx.throw(err);
-      },
-    }),
-  );
+  app.use(formBody(config.bodyLimitBytes));
 
   const routers = [
+    // First: scripts poll it far more often than anything else is requested.
+    tokenRouter({ ...flow, waiters }),
     healthRouter({ store: deps.store }),
     ...(config.metricsPort === 0 ? [metricsRouter(metrics)] : []),
     metadataRouter(config),
     pagesRouter(flow),
     oauthRouter(flow),
     deviceRouter(flow),
-    tokenRouter({ ...flow, waiters }),
   ];
   if (deps.sandbox) routers.push(deps.sandbox.router((view, locals) => views.render(view, locals)));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());

@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import { OAuthError } from '../errors';
+import { isForm } from '../middleware/form-body';
 
 /** The parsed form body, or an empty object when there is none. */
 export function formBody(ctx: Koa.Context): Record<string, unknown> {
@@ -28,7 +29,7 @@ export function single(params: Record<string, unknown>, name: string): string | 
 
 /** Require a form-encoded POST, as RFC 6749 §3.2 and RFC 8628 §3.1 do. */
 export function requireForm(ctx: Koa.Context): Record<string, unknown> {
-  if (!ctx.is('application/x-www-form-urlencoded')) {
+  if (!isForm(ctx)) {
     throw new OAuthError(
       400,
       'invalid_request',
