@@ -52,4 +52,8 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const p=process.env.PORT||8080;const r=require('http').get({host:'127.0.0.1',port:p,path:'/healthz',timeout:4000},(s)=>process.exit(s.statusCode===200?0:1));r.on('error',()=>process.exit(1));r.on('timeout',()=>{r.destroy();process.exit(1);});"]
 
-CMD ["node", "dist/main.js"]
+# A 32 MB young-generation semi-space: the poll path allocates a little per request, and the
+# default (16 MB at most, grown slowly) spent about a tenth of the CPU in scavenges under
+# polling load (docs/BENCHMARKS.md). `npm start`, scripts/prod-start-check.sh and the bench
+# run this same command.
+CMD ["node", "--max-semi-space-size=32", "dist/main.js"]

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -252,24 +253,62 @@ export async function commandStats(admin: Redis): Promise<CommandCounts> {
 }
 
 /**
- * Calls made between two snapshots, without the bench's own INFO calls. The store's only Lua
- * script (the rate-limit/slow_down counter) runs INCR, PTTL and sometimes PEXPIRE inside
- * EVALSHA; those inner calls are counted by Redis too, so they are split out: the client's
- * round trips are the top-level commands only.
+ * Calls made between two snapshots, without the bench's own INFO calls. Commands the store's
+ * Lua scripts run (inside EVALSHA) are counted by Redis too: this is the work Redis does, not
+ * the number of round trips (monitorRoundTrips counts those).
  */
 export function commandDelta(
   before: CommandCounts,
   after: CommandCounts,
-): { total: number; roundTrips: number; byCommand: Record<string, number> } {
+): { total: number; byCommand: Record<string, number> } {
   const byCommand: Record<string, number> = {};
   for (const [cmd, calls] of after) {
     const d = calls - (before.get(cmd) ?? 0);
     if (d > 0 && cmd !== 'info') byCommand[cmd] = d;
   }
   const total = Object.values(byCommand).reduce((a, b) => a + b, 0);
-  const inner = (byCommand.incr ?? 0) + (byCommand.pttl ?? 0) + (byCommand.pexpire ?? 0);
-  const scripts = (byCommand.evalsha ?? 0) + (byCommand.eval ?? 0);
-  return { total, roundTrips: scripts > 0 ? total - inner : total, byCommand };
+  return { total, byCommand };
+}
+
+/**
+ * Round trips clients make while `during` runs, from Redis MONITOR: it reports each command
+ * with its source, a client address or "lua" for calls made inside a script, so script calls
+ * are told apart exactly. MONITOR slows Redis down, so this runs on its own short sample,
+ * never during a timed measurement. The bench's own INFO calls are left out.
+ */
+export async function monitorRoundTrips(
+  redisUrl: string,
+  during: () => Promise<void>,
+): Promise<{ client: Record<string, number>; script: Record<string, number> }> {
+  const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const monitor = await conn.monitor();
+  const client: Record<string, number> = {};
+  const script: Record<string, number> = {};
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const cmd = String(args[0]).toLowerCase();
+    if (cmd === 'info' || cmd === 'monitor') return;
+    const into = source === 'lua' ? script : client;
+    into[cmd] = (into[cmd] ?? 0) + 1;
+  });
+  try {
+    await sleep(100);
+    await during();
+    await sleep(300);
+  } finally {
+    monitor.disconnect();
+    conn.disconnect();
+  }
+  return { client, script };
+}
+
+/** The Node flags in the Dockerfile's CMD (exec form): the service runs as the image runs it. */
+export function imageNodeFlags(dockerfile = path.resolve(__dirname, '..', 'Dockerfile')): string[] {
+  const m = /^CMD (\[.*\])$/m.exec(fs.readFileSync(dockerfile, 'utf8'));
+  if (!m) throw new Error(`no exec-form CMD in ${dockerfile}`);
+  const argv = JSON.parse(m[1]!) as string[];
+  if (argv[0] !== 'node' || argv.at(-1) !== 'dist/main.js')
+    throw new Error(`unexpected CMD in ${dockerfile}: ${m[1]}`);
+  return argv.slice(1, -1);
 }
 
 /** Delete every key under `prefix` (and nothing else). */

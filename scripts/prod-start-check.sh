@@ -16,13 +16,15 @@ cp -r dist config bin package.json package-lock.json "$work/"
 [ ! -d "$work/node_modules/typescript" ] || { echo "FAIL: dev dependencies in the production install"; exit 1; }
 [ ! -d "$work/node_modules/tsx" ] || { echo "FAIL: tsx in the production install"; exit 1; }
 
+# The image's own CMD (exec form), so this proves what the container runs.
+mapfile -t image_cmd < <(node -e "const m=require('fs').readFileSync('Dockerfile','utf8').match(/^CMD (\[.*\])$/m);for(const a of JSON.parse(m[1]))console.log(a)")
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 prefix="wst-prodcheck-$$-$RANDOM:"
 start_ms=$(date +%s%3N)
 (cd "$work" && NODE_ENV=production PORT="$port" HOST=127.0.0.1 \
   PUBLIC_URL="https://tokens.example.test" CLIENT_ID=ci-client-id CLIENT_SECRET=ci-client-secret \
   REDIS_URL="$REDIS_URL" REDIS_PREFIX="$prefix" TOKEN_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" \
-  exec node dist/main.js) >"$work/service.log" 2>&1 &
+  exec "${image_cmd[@]}") >"$work/service.log" 2>&1 &
 pid=$!
 
 ready=""

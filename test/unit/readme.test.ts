@@ -23,3 +23,13 @@ test('the README gives the two commands: the demo and the tests', () => {
   assert.match(pkg.scripts.demo!, /SANDBOX=true/);
   assert.ok(pkg.scripts.test);
 });
+
+test('`npm start` runs exactly the container image CMD (same Node flags)', () => {
+  const root = path.resolve(__dirname, '../..');
+  const cmd = /^CMD (\[.*\])$/m.exec(fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8'));
+  assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.start, (JSON.parse(cmd[1]!) as string[]).join(' '));
+});
