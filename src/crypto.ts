@@ -11,13 +11,13 @@ export function randomToken(bytes = 32): string {
 
 /** SHA-256 digest in base64url: the store key for secrets we must look up but not keep. */
 export function hashSecret(value: string): string {
-  return crypto.createHash('sha256').update(value, 'utf8').digest('base64url');
+  return crypto.hash('sha256', value, 'base64url');
 }
 
 /** Constant-time equality on the digests, so unequal lengths leak nothing and never throw. */
 export function safeEqual(a: string, b: string): boolean {
-  const da = crypto.createHash('sha256').update(a, 'utf8').digest();
-  const db = crypto.createHash('sha256').update(b, 'utf8').digest();
+  const da = crypto.hash('sha256', a, 'buffer');
+  const db = crypto.hash('sha256', b, 'buffer');
   return crypto.timingSafeEqual(da, db);
 }
 
