@@ -36,6 +36,10 @@ type RedisWithScripts = Redis & {
   ): Promise<[(string | null)[], number]>;
 };
 
+function unavailable(err: unknown): never {
+  throw new StoreUnavailableError(err);
+}
+
 /**
  * Redis-backed store. Commands fail fast while disconnected (no offline queue) and time out,
  * so a Redis outage turns into quick 503s rather than hung requests; ioredis keeps
@@ -97,11 +101,12 @@ export class RedisStore implements Store {
     return this.options.prefix + key;
   }
 
-  private async run<T>(op: () => Promise<T>): Promise<T> {
+  /** Runs one command; any failure becomes StoreUnavailableError. Not async: one promise less per call. */
+  private run<T>(op: () => Promise<T>): Promise<T> {
     try {
-      return await op();
+      return op().catch(unavailable);
     } catch (err) {
-      throw new StoreUnavailableError(err);
+      return Promise.reject(new StoreUnavailableError(err));
     }
   }
 
@@ -125,13 +130,13 @@ export class RedisStore implements Store {
     return this.run(() => this.client.mget(keys.map((key) => this.k(key))));
   }
 
-  async readAndGate(
+  readAndGate(
     keys: readonly string[],
     gate: GateSpec,
   ): Promise<{ values: (string | null)[]; opened: boolean }> {
-    if (keys.length === 0) return { values: [], opened: false };
+    if (keys.length === 0) return Promise.resolve({ values: [], opened: false });
     const all = [...keys, gate.key].map((key) => this.k(key));
-    const [values, opened] = await this.run(() =>
+    return this.run(() =>
       this.client.wstReadAndGate(
         all.length,
         ...all,
@@ -139,8 +144,7 @@ export class RedisStore implements Store {
         Math.ceil(gate.stepMs),
         gate.countIndex + 1,
       ),
-    );
-    return { values, opened: opened === 1 };
+    ).then(([values, opened]) => ({ values, opened: opened === 1 }));
   }
 
   async take(key: string): Promise<string | null> {
