@@ -141,7 +141,16 @@ function buildRevision(rev: string): string {
   fs.mkdirSync(dir, { recursive: true });
   const archive = spawnSync(
     'git',
-    ['archive', '--format=tar', sha, 'src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'],
+    [
+      'archive',
+      '--format=tar',
+      sha,
+      'src',
+      'package.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'Dockerfile',
+    ],
     { cwd: ROOT, maxBuffer: 1 << 28 },
   );
   if (archive.status !== 0)
@@ -236,7 +245,14 @@ export async function startServiceChild(
   const port = await freePort();
   const env = { ...serviceEnv(port, redisUrl, sandboxUrl), ...override.env };
   // The Node flags the image's CMD gives, then the bench's own (gc + memoryUsage over IPC).
-  const args = [...imageNodeFlags(), '--expose-gc', '-r', path.join(__dirname, 'preload.cjs')];
+  // A BENCH_COMPARE build runs with the flags of its own revision's Dockerfile.
+  const dockerfile = override.dist ? path.join(override.dist, '..', 'Dockerfile') : undefined;
+  const args = [
+    ...imageNodeFlags(dockerfile),
+    '--expose-gc',
+    '-r',
+    path.join(__dirname, 'preload.cjs'),
+  ];
   if (process.env.BENCH_CPU_PROF) {
     args.push(
       '--cpu-prof',
