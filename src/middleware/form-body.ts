@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import querystring from 'node:querystring';
 import coBody from 'co-body';
 import type Koa from 'koa';
@@ -16,6 +17,51 @@ function parseForm(text: string): querystring.ParsedUrlQuery {
   return querystring.parse(text);
 }
 
+/** An error the error handler turns into a 4xx answer (it reads `status`, as for co-body's). */
+function bodyError(status: 400 | 413, message: string): Error {
+  return Object.assign(new Error(message), { status, expose: true });
+}
+
+/**
+ * An uncompressed body as UTF-8 text, refused past `limit` bytes. Every script sends these, so
+ * they skip co-body's general machinery (decompression, charset decoders, option cloning).
+ */
+function readPlainBody(req: IncomingMessage, limit: number): Promise<string> {
+  if (Number(req.headers['content-length']) > limit) {
+    return Promise.reject(bodyError(413, 'request entity too large'));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else
+        resolve(
+          chunks.length === 1
+            ? chunks[0]!.toString('utf8')
+            : Buffer.concat(chunks).toString('utf8'),
+        );
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) finish(bodyError(413, 'request entity too large'));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = () => finish(bodyError(400, 'request body could not be read'));
+    // Closed before its end: the client went away mid-body.
+    const onClose = () => finish(bodyError(400, 'request aborted'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
 /**
  * Reads application/x-www-form-urlencoded bodies (the only kind any endpoint takes) into
  * ctx.request.body; bodies of other types are left unread and refused by the routes with a clear
@@ -31,7 +77,10 @@ export function formBody(limitBytes: number): Koa.Middleware {
   return async function readForm(ctx, next) {
     const request = ctx.request as Koa.Request & { body?: unknown };
     if (request.body === undefined) {
-      request.body = isForm(ctx) ? await coBody.form(ctx.req, options) : {};
+      if (!isForm(ctx)) request.body = {};
+      else if ((ctx.get('content-encoding') || 'identity').toLowerCase() === 'identity')
+        request.body = parseForm(await readPlainBody(ctx.req, limitBytes));
+      else request.body = await coBody.form(ctx.req, options);
     }
     await next();
   };
