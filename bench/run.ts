@@ -1135,9 +1135,12 @@ function report(
       target: '≤ 2',
       measured: rt
         ? `${fmt(perPoll, 2)} (${breakdown(rt.client, rt.pending)}; inside the script: ${breakdown(rt.script, rt.pending)}; ` +
-          `MONITOR over ${fmt(rt.pending)} pending polls${rt.otherAnswers ? ` and ${rt.otherAnswers} other answers` : ''})`
+          `MONITOR over ${fmt(rt.pending)} pending polls` +
+          (rt.otherAnswers
+            ? `; the calls of ${rt.otherAnswers} slow_down answers in the sample are counted too, so this is an upper bound)`
+            : ')')
         : 'not measured',
-      pass: rt ? perPoll <= 2 && rt.otherAnswers === 0 : null,
+      pass: rt ? perPoll <= 2 : null,
     });
     const peak = (c: number) =>
       Math.max(...res.poll!.filter((p) => p.connections === c).map((p) => p.service.rssPeak));
