@@ -64,15 +64,19 @@ export function createApp(deps: AppDeps): Koa {
   };
   const waiters = deps.waiters ?? new HandoffWaiters({ store: deps.store });
 
+  const readForm = formBody(config.bodyLimitBytes);
+  // Scripts poll the token endpoint far more often than anything else is requested, so its
+  // router comes right after the shared layers and reads its own form bodies.
+  const token = tokenRouter({ ...flow, waiters, readForm });
+
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
   app.use(errorHandler({ logger, views, metrics }));
+  app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
-  app.use(formBody(config.bodyLimitBytes));
+  app.use(readForm);
 
   const routers = [
-    // First: scripts poll it far more often than anything else is requested.
-    tokenRouter({ ...flow, waiters }),
     healthRouter({ store: deps.store }),
     ...(config.metricsPort === 0 ? [metricsRouter(metrics)] : []),
     metadataRouter(config),

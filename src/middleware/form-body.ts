@@ -74,14 +74,20 @@ function readPlainBody(req: IncomingMessage, limit: number): Promise<string> {
  */
 export function formBody(limitBytes: number): Koa.Middleware {
   const options = { limit: limitBytes, qs: { parse: parseForm } };
-  return async function readForm(ctx, next) {
+  return function readForm(ctx, next) {
     const request = ctx.request as Koa.Request & { body?: unknown };
-    if (request.body === undefined) {
-      if (!isForm(ctx)) request.body = {};
-      else if ((ctx.get('content-encoding') || 'identity').toLowerCase() === 'identity')
-        request.body = parseForm(await readPlainBody(ctx.req, limitBytes));
-      else request.body = await coBody.form(ctx.req, options);
+    if (request.body !== undefined) return next();
+    if (!isForm(ctx)) {
+      request.body = {};
+      return next();
     }
-    await next();
+    const read =
+      (ctx.get('content-encoding') || 'identity').toLowerCase() === 'identity'
+        ? readPlainBody(ctx.req, limitBytes).then(parseForm)
+        : coBody.form(ctx.req, options);
+    return read.then((body: unknown) => {
+      request.body = body;
+      return next();
+    });
   };
 }

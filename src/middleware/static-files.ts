@@ -16,11 +16,12 @@ export function staticFiles(dir: string): Koa.Middleware {
     const type = TYPES[path.extname(name)];
     if (type) files.set(`/static/${name}`, { body: fs.readFileSync(path.join(dir, name)), type });
   }
-  return async function serveStatic(ctx, next) {
+  return function serveStatic(ctx, next) {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();
     ctx.type = file.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = file.body;
+    return Promise.resolve();
   };
 }

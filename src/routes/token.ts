@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type Koa from 'koa';
 import { OAuthError } from '../errors';
 import type { FlowDeps } from '../flows/context';
 import {
@@ -14,12 +15,17 @@ import { clientCredentials, requireForm, single } from './params';
 export const DEVICE_AUTHORIZATION_PATH = '/oauth2/device_authorization';
 export const TOKEN_PATH = '/oauth2/token';
 
-/** RFC 8628 device authorization and the token endpoint (device_code and refresh_token grants). */
-export function tokenRouter(deps: FlowDeps & { waiters: HandoffWaiters }): Router {
-  const { config } = deps;
+/**
+ * RFC 8628 device authorization and the token endpoint (device_code and refresh_token grants).
+ * `readForm` is the app's form-body middleware: this router is mounted ahead of it.
+ */
+export function tokenRouter(
+  deps: FlowDeps & { waiters: HandoffWaiters; readForm: Koa.Middleware },
+): Router {
+  const { config, readForm } = deps;
   const router = new Router();
 
-  router.post('device-authorization', DEVICE_AUTHORIZATION_PATH, async (ctx) => {
+  router.post('device-authorization', DEVICE_AUTHORIZATION_PATH, readForm, async (ctx) => {
     const params = requireForm(ctx);
     const client = authenticateClient(deps, clientCredentials(ctx, params));
     await deps.limiter.hit(
@@ -40,7 +46,7 @@ export function tokenRouter(deps: FlowDeps & { waiters: HandoffWaiters }): Route
     });
   });
 
-  router.post('token', TOKEN_PATH, async (ctx) => {
+  router.post('token', TOKEN_PATH, readForm, async (ctx) => {
     const params = requireForm(ctx);
     const grantType = single(params, 'grant_type');
     if (!grantType) throw new OAuthError(400, 'invalid_request', 'grant_type is required.');
