@@ -46,3 +46,55 @@ test('the Redis store keeps every key under its prefix and leaves other keys alo
     raw.disconnect();
   }
 });
+
+test('the Redis store batches a busy turn into one write, and sends a lone command at once', async () => {
+  const { url } = await sharedRedis();
+  const prefix = uniquePrefix('batch');
+  const store = new RedisStore({ url, prefix, commandTimeoutMs: 1000 });
+  try {
+    await store.waitUntilReady(3000);
+    // Count what leaves the socket: one _write per lone chunk, one _writev per corked batch.
+    const socket = (store as unknown as { client: Redis }).client.stream as unknown as {
+      _write: (...args: unknown[]) => void;
+      _writev: (...args: unknown[]) => void;
+    };
+    const calls: { kind: 'write' | 'writev'; chunks: number }[] = [];
+    const write = socket._write.bind(socket);
+    const writev = socket._writev.bind(socket);
+    socket._write = (...args) => {
+      calls.push({ kind: 'write', chunks: 1 });
+      write(...args);
+    };
+    socket._writev = (...args) => {
+      calls.push({ kind: 'writev', chunks: (args[0] as unknown[]).length });
+      writev(...args);
+    };
+
+    // Nothing outstanding: the command is written before this turn ends.
+    const lone = store.set('lone', 'v', 5000);
+    assert.deepEqual(calls, [{ kind: 'write', chunks: 1 }]);
+    await lone;
+
+    // One reply outstanding: the other 50 commands of this turn leave together.
+    calls.length = 0;
+    const first = store.set('k0', 'v0', 5000);
+    const rest = Array.from({ length: 50 }, (_, i) => store.set(`k${i + 1}`, `v${i + 1}`, 5000));
+    assert.deepEqual(calls, [{ kind: 'write', chunks: 1 }], 'the batch waits for the turn to end');
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(calls, [
+      { kind: 'write', chunks: 1 },
+      { kind: 'writev', chunks: 50 },
+    ]);
+
+    // Each command still gets its own reply.
+    const keys = Array.from({ length: 51 }, (_, i) => `k${i}`);
+    const values = await Promise.all(keys.map((k) => store.get(k)));
+    assert.deepEqual(
+      values,
+      keys.map((_, i) => `v${i}`),
+    );
+  } finally {
+    await store.close();
+    await dumpPrefix(url, prefix, { remove: true });
+  }
+});
