@@ -275,9 +275,16 @@ export async function startHelper(
   file: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: Child; url: string }> {
+  const prof = process.env.BENCH_CPU_PROF
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${path.join(WORK, 'prof')}`,
+        `--cpu-prof-name=${path.basename(file, '.ts')}-${++profileCount}.cpuprofile`,
+      ]
+    : [];
   const child = spawnChild(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, file)],
+    [...prof, '--import', 'tsx', path.join(__dirname, file)],
     { ...process.env, ...env },
     { cwd: ROOT },
   );
