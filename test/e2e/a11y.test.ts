@@ -43,7 +43,12 @@ after(async () => {
 async function enterCode(page: Page, code: string): Promise<void> {
   await page.goto(`${srv.url}/device`);
   await page.locator('#user_code').fill(code);
+  // Wait for the next page to be loaded (its stylesheet applied), not just for the click: a Tab
+  // walk on a page still loading sees the browser's default focus ring.
+  const navigated = page.waitForEvent('framenavigated', (frame) => frame === page.mainFrame());
   await page.getByRole('button', { name: 'Continue' }).click();
+  await navigated;
+  await page.waitForLoadState('load');
 }
 
 describe('axe-core finds no serious or critical violation', () => {
