@@ -16,7 +16,8 @@
  * Knobs (env): BENCH_DURATION (s per load point, default 5), BENCH_REPS (default 3),
  * BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
  * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow), BENCH_CPU_PROF=1
- * (write V8 CPU profiles of the service under node_modules/.cache/wst-bench/prof),
+ * (write V8 CPU profiles of the service, the baseline and the sandbox under
+ * node_modules/.cache/wst-bench/prof),
  * BENCH_NO_DOC=1 (do not touch docs/BENCHMARKS.md).
  */
 import { spawnSync } from 'node:child_process';
@@ -275,11 +276,12 @@ export async function startHelper(
   file: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: Child; url: string }> {
+  // A directory per helper, with Node's default file names: tsx's loader runs in a worker
+  // thread, and one fixed name would let its profile overwrite the main thread's.
   const prof = process.env.BENCH_CPU_PROF
     ? [
         '--cpu-prof',
-        `--cpu-prof-dir=${path.join(WORK, 'prof')}`,
-        `--cpu-prof-name=${path.basename(file, '.ts')}-${++profileCount}.cpuprofile`,
+        `--cpu-prof-dir=${path.join(WORK, 'prof', `${path.basename(file, '.ts')}-${++profileCount}`)}`,
       ]
     : [];
   const child = spawnChild(
