@@ -98,8 +98,12 @@ export class RedisStore implements Store {
     return this.options.prefix + key;
   }
 
-  /** Runs one command; any failure becomes StoreUnavailableError. Not async: one promise less per call. */
-  private run<T>(op: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one command on the command connection; any failure becomes StoreUnavailableError.
+   * Counted while it waits for its reply, so batchWrites knows when the connection is busy.
+   * Not async: one promise less per call.
+   */
+  private send<T>(op: () => Promise<T>): Promise<T> {
     this.batchWrites();
     this.inFlight++;
     try {
@@ -139,23 +143,23 @@ export class RedisStore implements Store {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.run(() => this.client.set(this.k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+    await this.send(() => this.client.set(this.k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    const res = await this.run(() =>
+    const res = await this.send(() =>
       this.client.set(this.k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
     );
     return res === 'OK';
   }
 
   async get(key: string): Promise<string | null> {
-    return this.run(() => this.client.get(this.k(key)));
+    return this.send(() => this.client.get(this.k(key)));
   }
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    return this.run(() => this.client.mget(keys.map((key) => this.k(key))));
+    return this.send(() => this.client.mget(keys.map((key) => this.k(key))));
   }
 
   readAndGate(
@@ -164,7 +168,7 @@ export class RedisStore implements Store {
   ): Promise<{ values: (string | null)[]; opened: boolean }> {
     if (keys.length === 0) return Promise.resolve({ values: [], opened: false });
     const all = [...keys, gate.key].map((key) => this.k(key));
-    return this.run(() =>
+    return this.send(() =>
       this.client.wstReadAndGate(
         all.length,
         ...all,
@@ -176,27 +180,27 @@ export class RedisStore implements Store {
   }
 
   async take(key: string): Promise<string | null> {
-    return this.run(() => this.client.getdel(this.k(key)));
+    return this.send(() => this.client.getdel(this.k(key)));
   }
 
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.run(() => this.client.del(...keys.map((key) => this.k(key))));
+    await this.send(() => this.client.del(...keys.map((key) => this.k(key))));
   }
 
   async increment(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }> {
-    const [count, pttl] = await this.run(() =>
+    const [count, pttl] = await this.send(() =>
       this.client.wstIncrement(this.k(key), Math.max(1, Math.ceil(ttlMs))),
     );
     return { count, ttlMs: pttl };
   }
 
   async ping(): Promise<void> {
-    await this.run(() => this.client.ping());
+    await this.send(() => this.client.ping());
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.run(() => this.client.publish(this.k(channel), message));
+    await this.send(() => this.client.publish(this.k(channel), message));
   }
 
   /**
@@ -211,7 +215,9 @@ export class RedisStore implements Store {
       set = new Set();
       this.handlers.set(full, set);
       try {
-        await this.run(() => sub.subscribe(full));
+        // Not through send(): the subscriber queues commands during an outage, and a waiting
+        // SUBSCRIBE must not count as the command connection being busy.
+        await sub.subscribe(full).catch(unavailable);
       } catch (err) {
         this.handlers.delete(full);
         throw err;
