@@ -203,6 +203,10 @@ export async function monitorRoundTrips(
     const into = source === 'lua' ? script : client;
     into[cmd] = (into[cmd] ?? 0) + 1;
   });
+  // ioredis's MONITOR parser can lose its place under heavy load ("Command queue state
+  // error"); the counts are then wrong, and unheard the error would end the whole run.
+  let failure: Error | undefined;
+  monitor.on('error', (err: Error) => (failure ??= err));
   try {
     await sleep(100);
     await during();
@@ -211,6 +215,7 @@ export async function monitorRoundTrips(
     monitor.disconnect();
     conn.disconnect();
   }
+  if (failure) throw new Error(`Redis MONITOR failed: ${failure.message}`);
   return { client, script };
 }
 
