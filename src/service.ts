@@ -76,12 +76,7 @@ export async function buildService(
     limiter: new RateLimiter(store, metrics),
     now: overrides.now ?? Date.now,
   };
-  const sandbox =
-    overrides.sandbox === undefined
-      ? config.sandbox
-        ? new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret })
-        : undefined
-      : (overrides.sandbox ?? undefined);
+  const sandbox = sandboxFor(config, overrides.sandbox);
   if (sandbox) {
     logger.warn(
       { event: 'sandbox' },
@@ -104,6 +99,12 @@ export async function buildService(
       await store.close();
     },
   };
+}
+
+function sandboxFor(config: AppConfig, given: Sandbox | null | undefined): Sandbox | undefined {
+  if (given !== undefined) return given ?? undefined;
+  if (!config.sandbox) return undefined;
+  return new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret });
 }
 
 /** Redis when configured (its connection events logged), else the in-memory store. */
