@@ -806,7 +806,7 @@ async function waitSection(ctx: Ctx, start: () => Promise<Service>): Promise<Wai
     } else {
       // All approvals issued at once by the other replica; each timed from its own call.
       const starts: number[] = [];
-      const approvals: Promise<void>[] = [];
+      const approvals: Promise<unknown>[] = [];
       for (let i = 0; i < handoffs.length; i++) {
         starts.push(performance.now());
         approvals.push(approveInStore(ctx.deps, pendings[i]!, fakeTokens(), approver));

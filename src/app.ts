@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import Koa from 'koa';
+import { type CliDownloadSource, defaultCliDownloadSource } from './cli-download';
 import type { AppConfig } from './config';
 import type { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
@@ -16,6 +17,7 @@ import { formBody } from './middleware/form-body';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
+import { cliRouter } from './routes/cli';
 import { deviceRouter } from './routes/device';
 import { healthRouter, metricsRouter } from './routes/health';
 import { metadataRouter } from './routes/metadata';
@@ -36,6 +38,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** Waiting polls; main.ts releases them at shutdown. */
   waiters?: HandoffWaiters;
+  /** The one-file CLI served at /cli/webex-token.js (default: the build's, or built from source). */
+  cliDownload?: CliDownloadSource;
   /** The simulated Webex, mounted under /sandbox/v1 when given. */
   sandbox?: Sandbox;
   now?: () => number;
@@ -51,7 +55,8 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
 
   const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
-  const flow: FlowDeps & { views: Views } = {
+  const cliDownload = deps.cliDownload ?? defaultCliDownloadSource(logger);
+  const flow: FlowDeps & { views: Views; cliDownload: CliDownloadSource } = {
     config,
     store: deps.store,
     sealer: deps.sealer,
@@ -61,6 +66,7 @@ export function createApp(deps: AppDeps): Koa {
     limiter: new RateLimiter(deps.store, metrics),
     now: deps.now ?? Date.now,
     views,
+    cliDownload,
   };
   const waiters = deps.waiters ?? new HandoffWaiters({ store: deps.store });
 
@@ -79,7 +85,8 @@ export function createApp(deps: AppDeps): Koa {
   const routers = [
     healthRouter({ store: deps.store }),
     ...(config.metricsPort === 0 ? [metricsRouter(metrics)] : []),
-    metadataRouter(config),
+    metadataRouter(config, cliDownload),
+    cliRouter(cliDownload),
     pagesRouter(flow),
     oauthRouter(flow),
     deviceRouter(flow),

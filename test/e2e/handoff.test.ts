@@ -81,7 +81,7 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
   await page.waitForURL((u) => u.href.startsWith(`${srv.sandboxUrl}/v1/authorize`));
   assert.deepEqual(srv.sandbox.lastAuthorize?.get('scope')?.split(' '), SCOPES);
   await decideAtSandbox(page, srv, 'accept');
-  assert.equal(await page.locator('h1').textContent(), 'Tokens delivered to webex-token CLI');
+  assert.equal(await page.locator('h1').textContent(), 'Approved for webex-token CLI');
   assert.match(
     (await page.locator('.done').textContent()) ?? '',
     /Approved as ada\.admin@sandbox\.example\./,

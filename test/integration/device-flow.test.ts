@@ -91,7 +91,7 @@ test('openid-client (RFC 8628, unmodified) gets tokens while an admin approves o
   const calls = srv.sandbox.calls.token;
   const done = await approveHandoff(srv.url, auth.user_code, { browser });
   assert.equal(done.status, 200, done.body.slice(0, 400));
-  assert.match(done.body, /Tokens delivered to webex-token CLI/);
+  assert.match(done.body, /Approved for webex-token CLI/);
   assert.equal(
     srv.sandbox.calls.token,
     calls + 1,
