@@ -213,7 +213,12 @@ test('token responses carry Cache-Control: no-store and Pragma: no-cache (succes
     'refresh_token_expires_in',
     'scope',
     'token_type',
+    'webex_scoped_tokens',
   ]);
+  // Who approved, in the service's namespaced extension (the sandbox's admin signs in).
+  assert.deepEqual(ok.json.webex_scoped_tokens, {
+    approved_by: { name: 'Ada Admin', email: 'ada.admin@sandbox.example' },
+  });
 
   const refreshed = await fetch(`${srv.url}/oauth2/token`, {
     method: 'POST',
