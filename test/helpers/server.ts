@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import Koa from 'koa';
 import pino from 'pino';
 import { createApp } from '../../src/app';
+import type { CliDownloadSource } from '../../src/cli-download';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { Sealer } from '../../src/crypto';
 import { HandoffWaiters } from '../../src/flows/device';
@@ -37,6 +38,8 @@ export interface TestServerOptions {
   /** Share a Redis prefix with another instance. */
   redisPrefix?: string;
   sandboxOptions?: Partial<SandboxOptions>;
+  /** What /cli/webex-token.js serves (default: built from source on first request). */
+  cliDownload?: CliDownloadSource;
 }
 
 export interface RunningSandbox {
@@ -146,6 +149,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     webex,
     metrics,
     waiters,
+    ...(opts.cliDownload ? { cliDownload: opts.cliDownload } : {}),
   });
   server.on('request', app.callback());
 
