@@ -23,7 +23,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
-RUN npm ci
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-assets.mjs scripts/build-cli.mjs ./scripts/
 COPY src ./src
@@ -38,7 +38,7 @@ ENV NODE_ENV=production \
     npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
 # Files stay owned by root and read-only for the app user.
-RUN npm ci --omit=dev \
+RUN npm ci --omit=dev --ignore-scripts \
  && npm cache clean --force \
  && rm -rf /root/.npm /tmp/*
 COPY --from=build /app/dist ./dist
