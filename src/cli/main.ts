@@ -273,7 +273,8 @@ async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
     status.stop();
   }
   const { tokens, approvedBy } = splitApprover(result.tokens);
-  if (approvedBy) ctx.say(`webex-token: approved by ${approvedBy}`);
+  // --quiet keeps stderr to the one "Approve at" line (and errors).
+  if (approvedBy && !options.quiet) ctx.say(`webex-token: approved by ${approvedBy}`);
   await emit(options, tokens, result.receivedAt, ctx, 'approved');
   return EXIT.ok;
 }
