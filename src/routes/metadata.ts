@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { CliDownloadSource } from '../cli-download';
 import type { AppConfig } from '../config';
 import { DEVICE_CODE_GRANT } from '../flows/device';
+import { CLI_DOWNLOAD_PATH } from './cli';
 import { DEVICE_AUTHORIZATION_PATH, REVOCATION_PATH, TOKEN_PATH } from './token';
 
 export const SERVICE_VERSION: string = (
@@ -47,7 +48,11 @@ export function metadataRouter(config: AppConfig, cli: CliDownloadSource): Route
     ctx.body = download
       ? {
           ...body,
-          webex_scoped_tokens: { ...body.webex_scoped_tokens, cli_sha256: download.sha256 },
+          webex_scoped_tokens: {
+            ...body.webex_scoped_tokens,
+            cli_url: `${config.publicUrl}${CLI_DOWNLOAD_PATH}`,
+            cli_sha256: download.sha256,
+          },
         }
       : body;
   });

@@ -49,6 +49,7 @@ describe('GET /cli/webex-token.js', () => {
     ).json()) as { webex_scoped_tokens: Record<string, unknown> };
     assert.match(String(meta.webex_scoped_tokens.cli_sha256), /^[0-9a-f]{64}$/);
     assert.equal(meta.webex_scoped_tokens.cli_sha256, sha256);
+    assert.equal(meta.webex_scoped_tokens.cli_url, `${srv.url}/cli/webex-token.js`);
     const home = await (await fetch(`${srv.url}/`)).text();
     assert.ok(home.includes(sha256), 'the home page shows the checksum');
     assert.ok(
@@ -111,6 +112,7 @@ describe('a service without the file', () => {
         await fetch(`${bare.url}/.well-known/oauth-authorization-server`)
       ).json()) as { webex_scoped_tokens: Record<string, unknown> };
       assert.equal(meta.webex_scoped_tokens.cli_sha256, undefined);
+      assert.equal(meta.webex_scoped_tokens.cli_url, undefined);
     } finally {
       await bare.close();
     }
