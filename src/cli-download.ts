@@ -63,19 +63,30 @@ export function cliDownloadSource(opts: {
   };
 }
 
+/**
+ * One in-memory build per process from source: the source does not change under a running
+ * process (tsx watch restarts it), and tests start many apps in one process.
+ */
+let sourceBuild: Promise<Buffer> | undefined;
+function buildOnceFromSource(): Promise<Buffer> {
+  sourceBuild ??= (() => {
+    // Loaded only here: esbuild is a dev dependency, absent from production installs.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { bundleCli } = require('./cli/bundle') as typeof import('./cli/bundle');
+    return bundleCli();
+  })().catch((err: unknown) => {
+    sourceBuild = undefined;
+    throw err;
+  });
+  return sourceBuild;
+}
+
 /** The default: dist/cli-bundle next to the compiled app, or an in-memory build under tsx. */
 export function defaultCliDownloadSource(logger: Logger): CliDownloadSource {
   const fromSource = path.extname(__filename) === '.ts';
   return cliDownloadSource({
     file: path.join(__dirname, 'cli-bundle', 'webex-token.js'),
-    buildFromSource: fromSource
-      ? () => {
-          // Loaded only here: esbuild is a dev dependency, absent from production installs.
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
-          const { bundleCli } = require('./cli/bundle') as typeof import('./cli/bundle');
-          return bundleCli();
-        }
-      : undefined,
+    buildFromSource: fromSource ? buildOnceFromSource : undefined,
     logger,
   });
 }
