@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import Koa from 'koa';
 import { createApp } from './app';
+import type { CliDownloadSource } from './cli-download';
 import { loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
@@ -38,6 +39,8 @@ export interface ServiceOverrides {
   redisCommandTimeoutMs?: number;
   /** How long to wait for Redis before going on without it (readiness then fails). */
   redisReadyMs?: number;
+  /** What /cli/webex-token.js serves (default: the build's file, or built from source). */
+  cliDownload?: CliDownloadSource;
 }
 
 export interface Service {
@@ -84,7 +87,7 @@ export async function buildService(
     );
   }
   const waiters = new HandoffWaiters({ store });
-  const app = createApp({ ...flow, waiters, sandbox });
+  const app = createApp({ ...flow, waiters, sandbox, cliDownload: overrides.cliDownload });
   return {
     config,
     logger,
