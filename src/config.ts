@@ -339,6 +339,39 @@ export const configSchema = {
     default: 60,
     env: 'RATE_LIMIT_STARTS',
   },
+  refreshTokens: {
+    doc: "managed: scripts get rotating service refresh tokens (wst_rt_...) and Webex's stay sealed in the store; webex: scripts get Webex's refresh token, refreshed only for the client it was delivered to.",
+    format: ['managed', 'webex'],
+    default: 'managed',
+    env: 'REFRESH_TOKENS',
+  },
+  refreshReuseGraceSeconds: {
+    doc: 'Seconds during which the same client may present a just-rotated refresh token again and get the same answer (0: any reuse revokes the grant).',
+    format: (value: unknown) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 300)
+        throw new Error('must be a whole number between 0 and 300');
+    },
+    default: 0,
+    env: 'REFRESH_REUSE_GRACE_SECONDS',
+  },
+  grantIdleDays: {
+    doc: "Days a grant survives without a refresh before it is forgotten (it also ends when Webex's refresh token would).",
+    format: isPositiveInt(3650),
+    default: 30,
+    env: 'GRANT_IDLE_DAYS',
+  },
+  consoleAdmins: {
+    doc: 'Space- or comma-separated emails who see and revoke every grant of their own org in the grants console (others see the grants they approved).',
+    format: isString,
+    default: '',
+    env: 'CONSOLE_ADMINS',
+  },
+  rateLimitRefreshes: {
+    doc: 'Refresh-token requests allowed per client and source address per window.',
+    format: isPositiveInt(100_000),
+    default: 30,
+    env: 'RATE_LIMIT_REFRESHES',
+  },
   bodyLimitBytes: {
     doc: 'Largest accepted request body in bytes.',
     format: isPositiveInt(1_048_576),
@@ -399,6 +432,15 @@ export interface AppConfig {
     deviceAuthorizations: number;
     userCodeFailures: number;
     starts: number;
+    refreshes: number;
+  };
+  grants: {
+    /** Who keeps Webex's refresh token: the service (managed) or the script (webex). */
+    refreshTokens: 'managed' | 'webex';
+    reuseGraceSeconds: number;
+    idleDays: number;
+    /** Lower-cased emails that see every grant of their org. */
+    consoleAdmins: string[];
   };
   bodyLimitBytes: number;
   shutdownGraceSeconds: number;
@@ -590,6 +632,13 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       deviceAuthorizations: get('rateLimitDeviceAuthorizations') as number,
       userCodeFailures: get('rateLimitUserCodeFailures') as number,
       starts: get('rateLimitStarts') as number,
+      refreshes: get('rateLimitRefreshes') as number,
+    },
+    grants: {
+      refreshTokens: get('refreshTokens') as AppConfig['grants']['refreshTokens'],
+      reuseGraceSeconds: get('refreshReuseGraceSeconds') as number,
+      idleDays: get('grantIdleDays') as number,
+      consoleAdmins: words(get('consoleAdmins') as string).map((e) => e.toLowerCase()),
     },
     bodyLimitBytes: get('bodyLimitBytes') as number,
     shutdownGraceSeconds: get('shutdownGraceSeconds') as number,

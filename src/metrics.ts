@@ -2,7 +2,7 @@
  * Prometheus metrics, one registry per app instance (no global default registry), so tests
  * can build many apps in one process. Labels carry only bounded enums, never user data.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type FlowKind = 'browser' | 'device';
 export type HandoffEvent = 'requested' | 'approved' | 'delivered' | 'expired' | 'denied';
@@ -16,12 +16,20 @@ export interface Metrics {
   webexLatency: Histogram<'endpoint' | 'outcome'>;
   rateLimitRejections: Counter<'limit'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
+  grantsIssued: Counter<'mode'>;
+  grantRefreshes: Counter<'outcome'>;
+  grantReuseDetections: Counter;
+  grantRevocations: Counter<'by'>;
+  /** Grants alive in the store, counted at scrape time by the function given here. */
+  grantsActive: Gauge;
+  countGrantsWith(count: () => Promise<number>): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  let countGrants: (() => Promise<number>) | undefined;
   return {
     registry,
     flowsStarted: new Counter({
@@ -68,5 +76,42 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
       registers,
     }),
+    grantsIssued: new Counter({
+      name: 'wst_grants_issued_total',
+      help: 'Grants created when a script picked up its tokens, by REFRESH_TOKENS mode.',
+      labelNames: ['mode'],
+      registers,
+    }),
+    grantRefreshes: new Counter({
+      name: 'wst_grant_refreshes_total',
+      help: 'refresh_token requests at the token endpoint, by outcome (ok, webex_renewed, replayed, or why refused).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    grantReuseDetections: new Counter({
+      name: 'wst_grant_reuse_detections_total',
+      help: 'Rotated-out refresh tokens presented again (each revokes its grant).',
+      registers,
+    }),
+    grantRevocations: new Counter({
+      name: 'wst_grant_revocations_total',
+      help: 'Grants revoked, by who or what revoked them (client, admin, reuse, webex, cancelled).',
+      labelNames: ['by'],
+      registers,
+    }),
+    grantsActive: new Gauge({
+      name: 'wst_grants_active',
+      help: 'Grants alive in the store (not revoked, not expired), counted at scrape time.',
+      registers,
+      async collect() {
+        if (!countGrants) return;
+        // A store outage must not fail the whole scrape: the gauge keeps its last value.
+        const n = await countGrants().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    }),
+    countGrantsWith(count) {
+      countGrants = count;
+    },
   };
 }

@@ -13,6 +13,7 @@ import { loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
 import { HandoffWaiters } from './flows/device';
+import { countActiveGrants } from './flows/grants';
 import { RateLimiter } from './flows/rate-limit';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
@@ -79,6 +80,7 @@ export async function buildService(
     limiter: new RateLimiter(store, metrics),
     now: overrides.now ?? Date.now,
   };
+  metrics.countGrantsWith(() => countActiveGrants(flow));
   const sandbox = sandboxFor(config, overrides.sandbox);
   if (sandbox) {
     logger.warn(

@@ -113,6 +113,35 @@ export function storeContract(
       assert.equal((await store.increment('ctr2', 5000)).count, 41);
     });
 
+    test('sets: add, remove, members; members expire one by one', async () => {
+      assert.deepEqual(await store.setMembers('s1'), []);
+      await store.setAdd('s1', 'a', 5000);
+      await store.setAdd('s1', 'b', 150);
+      await store.setAdd('s1', 'c', 5000);
+      await store.setAdd('s1', 'c', 5000);
+      assert.deepEqual((await store.setMembers('s1')).sort(), ['a', 'b', 'c']);
+      await store.setRemove('s1', 'a');
+      await store.setRemove('s1', 'never-added');
+      assert.deepEqual((await store.setMembers('s1')).sort(), ['b', 'c']);
+      await sleep(300);
+      assert.deepEqual(await store.setMembers('s1'), ['c']);
+    });
+
+    test('sets: re-adding replaces the expiry of a member; the set goes when its last member does', async () => {
+      await store.setAdd('s2', 'x', 5000);
+      await store.setAdd('s2', 'x', 150);
+      await sleep(300);
+      assert.deepEqual(await store.setMembers('s2'), []);
+      await store.setAdd('s3', 'y', 150);
+      await sleep(300);
+      // A plain value may take the key again once the set has gone.
+      assert.equal(await store.setIfAbsent('s3', 'v', 5000), true);
+      await store.delete('s3');
+      await store.setAdd('s4', 'z', 5000);
+      await store.delete('s4');
+      assert.deepEqual(await store.setMembers('s4'), []);
+    });
+
     test('ping resolves', async () => {
       await store.ping();
     });

@@ -16,6 +16,7 @@ import { HttpError, OAuthError } from '../errors';
 import { checkRequestedScopes } from '../webex/scopes';
 import type { WebexPerson, WebexTokens } from '../webex/client';
 import type { FlowDeps } from './context';
+import { type IssuedTokens, issueGrant } from './grants/issue';
 import type { RateLimitRule } from './rate-limit';
 
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
@@ -546,10 +547,11 @@ export interface PollInput {
   waitSeconds: number;
 }
 
-/** What a successful poll hands the script: the tokens, and who approved them. */
+/** What a successful poll hands the script: the tokens, who approved them, and the grant. */
 export interface Delivery {
-  tokens: WebexTokens;
+  tokens: IssuedTokens;
   approver: { name: string | null; email: string | null };
+  grantId: string;
 }
 
 /** RFC 8628 §3.4-3.5: one poll of the token endpoint. */
@@ -630,17 +632,20 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
   if (record.status === 'approved') {
     const sealed = await deps.store.take(resultKey(h));
     if (sealed === null) throw invalidGrant();
-    const tokens = JSON.parse(deps.sealer.open(sealed, resultKey(h))) as WebexTokens;
+    const webexTokens = JSON.parse(deps.sealer.open(sealed, resultKey(h))) as WebexTokens;
+    // The grant starts now that its tokens leave: a handoff never picked up leaves none.
+    const { grantId, tokens } = await issueGrant(deps, record, webexTokens);
     await deps.store.delete(handoffKey(h), pollKey(h), slowKey(h), decidedKey(h));
     await saveWatch(deps, h, 'delivered', record.expiresAt);
     deps.metrics.handoffs.inc({ event: 'delivered' });
     deps.logger.info(
-      { event: 'handoff_delivered', client: record.clientId },
+      { event: 'handoff_delivered', client: record.clientId, grant: grantId },
       'tokens delivered to the script',
     );
     return {
       tokens,
       approver: { name: record.approver?.name ?? null, email: record.approver?.email ?? null },
+      grantId,
     };
   }
   if (record.expiresAt <= deps.now()) {

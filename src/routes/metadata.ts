@@ -35,6 +35,8 @@ export function authorizationServerMetadata(config: AppConfig) {
       version: SERVICE_VERSION,
       poll_wait_max_seconds: config.device.maxWaitSeconds,
       scopes_mode: config.scopesMode,
+      // managed: refresh tokens are the service's own (wst_rt_…, rotated at each use).
+      refresh_tokens: config.grants.refreshTokens,
       verification_uri: `${config.publicUrl}/device`,
     },
   };

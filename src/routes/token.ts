@@ -10,6 +10,7 @@ import {
   pollHandoff,
   resolveHandoffScopes,
 } from '../flows/device';
+import { refreshGrant } from '../flows/grants';
 import { DEFAULT_REVOKERS, type Revoker, revokeToken } from '../flows/revocation';
 import { clientCredentials, requireForm, single } from './params';
 
@@ -66,19 +67,24 @@ export function tokenRouter(
         waitSeconds: waitSeconds(single(params, 'wait'), config.device.maxWaitSeconds),
       });
       // Who approved travels in the service's namespaced extension, beside the RFC fields.
-      ctx.body = { ...delivery.tokens, webex_scoped_tokens: { approved_by: delivery.approver } };
+      ctx.body = {
+        ...delivery.tokens,
+        webex_scoped_tokens: { approved_by: delivery.approver, grant_id: delivery.grantId },
+      };
       return;
     }
     if (grantType === 'refresh_token') {
       const client = authenticateClient(deps, clientCredentials(ctx, params));
       const refreshToken = single(params, 'refresh_token');
       if (!refreshToken) throw new OAuthError(400, 'invalid_request', 'refresh_token is required.');
-      const tokens = await deps.webex.refresh(refreshToken);
-      deps.logger.info(
-        { event: 'refresh_performed', client: client.id },
-        'tokens refreshed through the service',
-      );
-      ctx.body = tokens;
+      const answer = await refreshGrant(deps, {
+        token: refreshToken,
+        client,
+        address: ctx.ip,
+        userAgent: ctx.get('user-agent'),
+        freshAccessToken: freshAccessToken(single(params, 'fresh_access_token')),
+      });
+      ctx.body = { ...answer.tokens, webex_scoped_tokens: { grant_id: answer.grantId } };
       return;
     }
     throw new OAuthError(
@@ -99,12 +105,20 @@ export function tokenRouter(
       token,
       hint: single(params, 'token_type_hint'),
       client,
+      address: ctx.ip,
     });
     ctx.status = 200;
     ctx.body = '';
   });
 
   return router;
+}
+
+/** `fresh_access_token=true`: ask Webex for a new access token even if the stored one is young. */
+function freshAccessToken(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new OAuthError(400, 'invalid_request', 'fresh_access_token must be true or false.');
 }
 
 function waitSeconds(raw: string | undefined, max: number): number {

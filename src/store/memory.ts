@@ -12,6 +12,8 @@ interface Entry {
  */
 export class MemoryStore implements Store {
   private readonly data = new Map<string, Entry>();
+  /** Sets whose members expire: key → member → expiry. */
+  private readonly sets = new Map<string, Map<string, number>>();
   private readonly bus = new EventEmitter();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -33,6 +35,20 @@ export class MemoryStore implements Store {
   private sweep(): void {
     const now = this.now();
     for (const [key, entry] of this.data) if (entry.expiresAt <= now) this.data.delete(key);
+    for (const key of this.sets.keys()) this.liveSet(key);
+  }
+
+  /** The set at `key` without its expired members; absent (and forgotten) when none is left. */
+  private liveSet(key: string): Map<string, number> | undefined {
+    const set = this.sets.get(key);
+    if (!set) return undefined;
+    const now = this.now();
+    for (const [member, expiresAt] of set) if (expiresAt <= now) set.delete(member);
+    if (set.size === 0) {
+      this.sets.delete(key);
+      return undefined;
+    }
+    return set;
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -72,7 +88,10 @@ export class MemoryStore implements Store {
   }
 
   async delete(...keys: string[]): Promise<void> {
-    for (const key of keys) this.data.delete(key);
+    for (const key of keys) {
+      this.data.delete(key);
+      this.sets.delete(key);
+    }
   }
 
   async increment(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }> {
@@ -83,6 +102,22 @@ export class MemoryStore implements Store {
     }
     entry.value = String(Number(entry.value) + 1);
     return { count: Number(entry.value), ttlMs: entry.expiresAt - this.now() };
+  }
+
+  async setAdd(key: string, member: string, ttlMs: number): Promise<void> {
+    const set = this.liveSet(key) ?? new Map<string, number>();
+    set.set(member, this.now() + ttlMs);
+    this.sets.set(key, set);
+  }
+
+  async setRemove(key: string, member: string): Promise<void> {
+    const set = this.liveSet(key);
+    set?.delete(member);
+    if (set?.size === 0) this.sets.delete(key);
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    return [...(this.liveSet(key)?.keys() ?? [])];
   }
 
   async ping(): Promise<void> {}
@@ -102,7 +137,7 @@ export class MemoryStore implements Store {
   /** Every live key, for tests that inspect what was stored. */
   keys(): string[] {
     this.sweep();
-    return [...this.data.keys()];
+    return [...this.data.keys(), ...this.sets.keys()];
   }
 
   async close(): Promise<void> {

@@ -28,7 +28,24 @@ if values[1] then
 end
 return {values, opened}`;
 
+// Sets whose members expire: a sorted set scored by each member's expiry (Redis's own clock, so
+// replicas with skewed clocks agree), pruned on every touch; the key lives as long as its
+// longest-lived member. KEYS: the set. ARGV: member, ttl ms.
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+const SET_ADD_SCRIPT = `${NOW_MS}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(last[2]))) end
+return 1`;
+const SET_MEMBERS_SCRIPT = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+
 type RedisWithScripts = Redis & {
+  wstSetAdd(key: string, member: string, ttlMs: number): Promise<number>;
+  wstSetMembers(key: string): Promise<string[]>;
   wstIncrement(key: string, ttlMs: number): Promise<[number, number]>;
   wstReadAndGate(
     numKeys: number,
@@ -57,6 +74,8 @@ export class RedisStore implements Store {
     this.client = new Redis(options.url, this.connectionOptions()) as RedisWithScripts;
     this.client.defineCommand('wstIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
     this.client.defineCommand('wstReadAndGate', { lua: READ_AND_GATE_SCRIPT });
+    this.client.defineCommand('wstSetAdd', { numberOfKeys: 1, lua: SET_ADD_SCRIPT });
+    this.client.defineCommand('wstSetMembers', { numberOfKeys: 1, lua: SET_MEMBERS_SCRIPT });
     this.watch(this.client);
   }
 
@@ -193,6 +212,20 @@ export class RedisStore implements Store {
       this.client.wstIncrement(this.k(key), Math.max(1, Math.ceil(ttlMs))),
     );
     return { count, ttlMs: pttl };
+  }
+
+  async setAdd(key: string, member: string, ttlMs: number): Promise<void> {
+    await this.send(() =>
+      this.client.wstSetAdd(this.k(key), member, Math.max(1, Math.ceil(ttlMs))),
+    );
+  }
+
+  async setRemove(key: string, member: string): Promise<void> {
+    await this.send(() => this.client.zrem(this.k(key), member));
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    return this.send(() => this.client.wstSetMembers(this.k(key)));
   }
 
   async ping(): Promise<void> {

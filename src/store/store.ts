@@ -33,6 +33,15 @@ export interface Store {
   delete(...keys: string[]): Promise<void>;
   /** Increment a counter, creating it with `ttlMs` on first use; returns the new value and ms left. */
   increment(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }>;
+  /**
+   * Sets whose members expire one by one (the grants console's indexes). Adds `member` to the
+   * set at `key`, alive `ttlMs` from now (re-adding replaces its expiry); the set itself lives
+   * as long as its longest-lived member. One key per call, so it needs no hash tag.
+   */
+  setAdd(key: string, member: string, ttlMs: number): Promise<void>;
+  setRemove(key: string, member: string): Promise<void>;
+  /** The live members of the set at `key`, in no particular order (empty when absent). */
+  setMembers(key: string): Promise<string[]>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   publish(channel: string, message: string): Promise<void>;

@@ -106,6 +106,8 @@ export class LocalRedisServer {
   constructor(
     readonly port: number,
     private readonly binary: string,
+    /** Keep an append-only file in `dir`, synced on every write, and load it at start. */
+    private readonly appendOnly = false,
   ) {}
 
   get url(): string {
@@ -123,7 +125,8 @@ export class LocalRedisServer {
         '--save',
         '',
         '--appendonly',
-        'no',
+        this.appendOnly ? 'yes' : 'no',
+        ...(this.appendOnly ? ['--appendfsync', 'always'] : []),
         '--dir',
         this.dir,
       ],
@@ -159,13 +162,15 @@ export class LocalRedisServer {
   }
 }
 
-export async function startLocalRedis(): Promise<LocalRedisServer> {
+export async function startLocalRedis(
+  opts: { appendOnly?: boolean } = {},
+): Promise<LocalRedisServer> {
   const binary = redisServerBinary();
   if (!binary)
     throw new Error(
       'redis-server is not installed (apt-get install redis-server): this test needs a Redis it can stop and start.',
     );
-  const server = new LocalRedisServer(await freePort(), binary);
+  const server = new LocalRedisServer(await freePort(), binary, opts.appendOnly ?? false);
   await server.start();
   return server;
 }
@@ -196,7 +201,13 @@ export async function dumpPrefix(
       cursor = next;
       for (const key of keys) {
         const type = await client.type(key);
-        const value = type === 'string' ? await client.get(key) : `<${type}>`;
+        // Sorted sets (the grant indexes) are dumped with their members, so canaries see them.
+        const value =
+          type === 'string'
+            ? await client.get(key)
+            : type === 'zset'
+              ? `<zset> ${(await client.zrange(key, 0, -1)).join(' ')}`
+              : `<${type}>`;
         if (value !== null) out.set(key, value);
       }
       if (opts.remove && keys.length > 0) await client.del(...keys);

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import Koa from 'koa';
 import pino from 'pino';
 import type { CliDownloadSource } from '../../src/cli-download';
+import type { FlowDeps } from '../../src/flows/context';
 import { loadConfig, type AppConfig } from '../../src/config';
 import type { HandoffWaiters } from '../../src/flows/device';
 import { formBody } from '../../src/middleware/form-body';
@@ -54,6 +55,8 @@ export interface TestServer {
   sandboxUrl: string;
   metrics: Metrics;
   waiters: HandoffWaiters;
+  /** What the flows run on, for tests that call a flow module directly (the grants API). */
+  flow: FlowDeps;
   /** Every log line the service wrote, as JSON text. */
   logs: string[];
   redis: { url: string; prefix: string } | null;
@@ -148,6 +151,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     sandboxUrl: sb.url,
     metrics: service.metrics,
     waiters: service.waiters,
+    flow: service.flow,
     logs,
     redis: config.redis ? { url: config.redis.url, prefix: config.redis.prefix } : null,
     server,

@@ -1,0 +1,214 @@
+/**
+ * Where grants live in the store. Every value is sealed (AES-256-GCM) with its store key and
+ * its role as additional data, so a record copied under another key, or a pointer passed off as
+ * a grant, fails to open and is treated as absent. Tokens appear only as keyed hashes (HMAC
+ * under the server key) in key names.
+ *
+ * Every operation touches one key, and the atomic ones (claiming a rotation, marking a
+ * revocation) are single-key set-if-absent: nothing here needs keys to share a hash slot.
+ */
+import { SealError, type Sealer } from '../../crypto';
+import type { Store } from '../../store/store';
+import type { GrantActor, GrantRecord, RevokeReason } from './model';
+
+const grantKey = (id: string) => `grant:${id}`;
+const revokedKey = (id: string) => `grant-revoked:${id}`;
+/** The refresh token a managed grant's script holds now. */
+const pointerKey = (digest: string) => `grant-rt:${digest}`;
+/** A managed refresh token that was rotated out: presenting it again is reuse. */
+const rotatedKey = (digest: string) => `grant-rt-used:${digest}`;
+/** The answer a rotation gave, kept REFRESH_REUSE_GRACE_SECONDS for retries. */
+const answerKey = (digest: string) => `grant-rt-answer:${digest}`;
+/** A Webex refresh token the service delivered (REFRESH_TOKENS=webex, or returned by a refresh). */
+const deliveredKey = (digest: string) => `grant-wrt:${digest}`;
+const allIndexKey = 'grants:all';
+const activeIndexKey = 'grants:active';
+const emailIndexKey = (digest: string) => `grants:email:${digest}`;
+const orgIndexKey = (digest: string) => `grants:org:${digest}`;
+
+/** How long a revoked grant stays visible in the console (its tokens are gone at once). */
+export const REVOKED_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** A refresh token's pointer to its grant: which grant, which generation, which client. */
+export interface TokenPointer {
+  grantId: string;
+  generation: number;
+  clientId: string;
+}
+
+export interface RotatedMarker extends TokenPointer {
+  rotatedAt: number;
+}
+
+export interface RevokedMarker {
+  at: number;
+  by: GrantActor;
+  reason: RevokeReason;
+}
+
+export type HashPurpose = 'grant_refresh_token' | 'webex_refresh_token';
+
+export class GrantRepository {
+  constructor(private readonly deps: { store: Store; sealer: Sealer; now: () => number }) {}
+
+  /** The keyed hash a token is looked up by. */
+  digest(purpose: HashPurpose, token: string): string {
+    return this.deps.sealer.hasher.digest(purpose, token);
+  }
+
+  private seal(key: string, role: string, value: unknown): string {
+    return this.deps.sealer.seal(JSON.stringify(value), `${key}|${role}`);
+  }
+
+  /** Opens a sealed value; anything that fails the check (tampered, moved, old key) is absent. */
+  private open<T>(key: string, role: string, sealed: string | null): T | null {
+    if (sealed === null) return null;
+    try {
+      return JSON.parse(this.deps.sealer.open(sealed, `${key}|${role}`)) as T;
+    } catch (err) {
+      if (err instanceof SealError || err instanceof SyntaxError) return null;
+      throw err;
+    }
+  }
+
+  private ttl(until: number): number {
+    return Math.max(1000, until - this.deps.now());
+  }
+
+  /** How long a record's keys must live: until it expires, or the revocation retention. */
+  lifetime(record: GrantRecord): number {
+    return record.state === 'active' ? this.ttl(record.expiresAt) : REVOKED_RETENTION_MS;
+  }
+
+  /** The grant, with a revocation recorded beside it taking precedence over its own state. */
+  async load(id: string): Promise<GrantRecord | null> {
+    const [raw, rawRevoked] = await this.deps.store.getMany([grantKey(id), revokedKey(id)]);
+    const record = this.open<GrantRecord>(grantKey(id), 'grant', raw ?? null);
+    if (!record || record.id !== id) return null;
+    const revoked = this.open<RevokedMarker>(revokedKey(id), 'revoked', rawRevoked ?? null);
+    if (revoked && record.state === 'active') {
+      return { ...record, state: 'revoked', revoked, webex: null };
+    }
+    return record;
+  }
+
+  async loadMany(ids: readonly string[]): Promise<GrantRecord[]> {
+    const records = await Promise.all(ids.map((id) => this.load(id)));
+    return records.filter((r): r is GrantRecord => r !== null);
+  }
+
+  async save(record: GrantRecord): Promise<void> {
+    const key = grantKey(record.id);
+    await this.deps.store.set(key, this.seal(key, 'grant', record), this.lifetime(record));
+  }
+
+  /** Lists the grant where the console looks: every grant, its approver's, its org's. */
+  async index(record: GrantRecord): Promise<void> {
+    const ttl = this.lifetime(record);
+    const keys = [allIndexKey];
+    if (record.approver.email)
+      keys.push(emailIndexKey(this.indexDigest('email', record.approver.email)));
+    if (record.approver.orgId)
+      keys.push(orgIndexKey(this.indexDigest('org', record.approver.orgId)));
+    await Promise.all([
+      ...keys.map((k) => this.deps.store.setAdd(k, record.id, ttl)),
+      record.state === 'active'
+        ? this.deps.store.setAdd(activeIndexKey, record.id, ttl)
+        : this.deps.store.setRemove(activeIndexKey, record.id),
+    ]);
+  }
+
+  /** Grants neither revoked nor expired (for the wst_grants_active gauge). */
+  async countActive(): Promise<number> {
+    return (await this.deps.store.setMembers(activeIndexKey)).length;
+  }
+
+  private indexDigest(kind: 'email' | 'org', value: string): string {
+    // Emails and org ids are personal data: key names carry their keyed hash only.
+    return this.deps.sealer.hasher.digest(`grant_index_${kind}`, value.trim().toLowerCase());
+  }
+
+  async idsForApprover(email: string): Promise<string[]> {
+    return this.deps.store.setMembers(emailIndexKey(this.indexDigest('email', email)));
+  }
+
+  async idsForOrg(orgId: string): Promise<string[]> {
+    return this.deps.store.setMembers(orgIndexKey(this.indexDigest('org', orgId)));
+  }
+
+  async allIds(): Promise<string[]> {
+    return this.deps.store.setMembers(allIndexKey);
+  }
+
+  /** Records the revocation; true for the first one (which alone is counted and logged). */
+  async markRevoked(id: string, marker: RevokedMarker, ttlMs: number): Promise<boolean> {
+    const key = revokedKey(id);
+    return this.deps.store.setIfAbsent(key, this.seal(key, 'revoked', marker), ttlMs);
+  }
+
+  async readRevoked(id: string): Promise<RevokedMarker | null> {
+    const key = revokedKey(id);
+    return this.open<RevokedMarker>(key, 'revoked', await this.deps.store.get(key));
+  }
+
+  // Managed refresh tokens.
+
+  async readPointer(digest: string): Promise<TokenPointer | null> {
+    const key = pointerKey(digest);
+    return this.open<TokenPointer>(key, 'pointer', await this.deps.store.get(key));
+  }
+
+  async writePointer(digest: string, pointer: TokenPointer, ttlMs: number): Promise<void> {
+    const key = pointerKey(digest);
+    await this.deps.store.set(key, this.seal(key, 'pointer', pointer), ttlMs);
+  }
+
+  async deletePointer(digest: string): Promise<void> {
+    await this.deps.store.delete(pointerKey(digest));
+  }
+
+  /**
+   * The one atomic step of a rotation: of any number of concurrent refreshes with the same
+   * token, exactly one marks it rotated out and goes on; the others find the mark (reuse).
+   */
+  async claimRotation(digest: string, marker: RotatedMarker, ttlMs: number): Promise<boolean> {
+    const key = rotatedKey(digest);
+    return this.deps.store.setIfAbsent(key, this.seal(key, 'rotated', marker), ttlMs);
+  }
+
+  /** Undo a claim whose rotation could not finish (Webex busy): the token stays usable. */
+  async releaseRotation(digest: string): Promise<void> {
+    await this.deps.store.delete(rotatedKey(digest));
+  }
+
+  async readRotated(digest: string): Promise<RotatedMarker | null> {
+    const key = rotatedKey(digest);
+    return this.open<RotatedMarker>(key, 'rotated', await this.deps.store.get(key));
+  }
+
+  async writeAnswer(digest: string, answer: unknown, ttlMs: number): Promise<void> {
+    const key = answerKey(digest);
+    await this.deps.store.set(key, this.seal(key, 'answer', answer), ttlMs);
+  }
+
+  async readAnswer<T>(digest: string): Promise<T | null> {
+    const key = answerKey(digest);
+    return this.open<T>(key, 'answer', await this.deps.store.get(key));
+  }
+
+  // Webex refresh tokens the service delivered.
+
+  async readDelivered(digest: string): Promise<TokenPointer | null> {
+    const key = deliveredKey(digest);
+    return this.open<TokenPointer>(key, 'delivered', await this.deps.store.get(key));
+  }
+
+  async writeDelivered(digest: string, pointer: TokenPointer, ttlMs: number): Promise<void> {
+    const key = deliveredKey(digest);
+    await this.deps.store.set(key, this.seal(key, 'delivered', pointer), ttlMs);
+  }
+
+  async deleteDelivered(digest: string): Promise<void> {
+    await this.deps.store.delete(deliveredKey(digest));
+  }
+}
