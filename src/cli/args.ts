@@ -35,10 +35,15 @@ export interface RefreshOptions extends CommonOptions {
 }
 
 export type Command =
-  | { kind: 'help'; topic: 'main' | 'login' | 'refresh' }
+  | { kind: 'help'; topic: HelpTopic }
   | { kind: 'version' }
   | { kind: 'login'; options: LoginOptions }
-  | { kind: 'refresh'; options: RefreshOptions };
+  | { kind: 'refresh'; options: RefreshOptions }
+  /** RFC 7009: the refresh token is read like refresh reads it; format and output unused. */
+  | { kind: 'revoke'; options: RefreshOptions };
+
+export type HelpTopic = 'main' | 'login' | 'refresh' | 'revoke';
+const COMMANDS = ['login', 'refresh', 'revoke'] as const;
 
 /** Every setting that can come from the environment, and the flag it stands in for. */
 export const ENV = {
@@ -82,17 +87,20 @@ const COMMON: readonly OptionName[] = [
   'output',
   'quiet',
 ];
-const ALLOWED: Record<'login' | 'refresh', readonly OptionName[]> = {
+const ALLOWED: Record<(typeof COMMANDS)[number], readonly OptionName[]> = {
   login: [...COMMON, 'scope', 'timeout', 'no-qr'],
   refresh: [...COMMON, 'refresh-token'],
+  revoke: ['help', 'server', 'client-id', 'client-secret', 'quiet', 'refresh-token'],
 };
 
 export const USAGE = `Usage:
   webex-token login   --server URL [--scope "a b"] [options]
   webex-token refresh --server URL [--refresh-token TOKEN] [options]
+  webex-token revoke  --server URL [--refresh-token TOKEN] [options]
   webex-token --help | --version
 
-Run "webex-token login --help" or "webex-token refresh --help" for the options.`;
+Run "webex-token login --help", "webex-token refresh --help" or "webex-token revoke --help"
+for the options.`;
 
 const COMMON_HELP = `  -s, --server URL          the webex-scoped-tokens service            WEBEX_TOKEN_SERVER
       --client-id ID        device-flow client id (default: cli)       WEBEX_TOKEN_CLIENT_ID
@@ -108,7 +116,7 @@ const EXIT_HELP = `Exit codes: 0 ok, 2 usage or configuration, 3 denied, 4 expir
 When it stops waiting (--timeout, Ctrl-C, SIGTERM) it cancels its request on the server,
 so the code can no longer be approved.`;
 
-export const HELP: Record<'main' | 'login' | 'refresh', string> = {
+export const HELP: Record<HelpTopic, string> = {
   main: `webex-token: get Webex tokens from a webex-scoped-tokens service, without a browser
 on this machine. A Webex admin approves the request elsewhere; the tokens arrive here.
 
@@ -117,6 +125,7 @@ ${USAGE.split('\n\nRun')[0]}
 Commands:
   login     ask for tokens; prints a URL and a code for an admin to approve
   refresh   trade a refresh token for fresh tokens (no client secret needed)
+  revoke    revoke a refresh token: nobody can refresh with it (or its successors) again
 
 Only the tokens go to stdout; everything else goes to stderr.
 ${EXIT_HELP}
@@ -151,14 +160,39 @@ Trades a refresh token for a fresh access token through the service. The refresh
 comes from --refresh-token, else WEBEX_REFRESH_TOKEN, else stdin (a bare token, or the
 json or env output of an earlier login/refresh). "--refresh-token -" forces stdin.
 
+The service may rotate refresh tokens: each refresh then answers a new one and the one used
+stops working (presenting it again revokes the tokens). Keep the new one: use --format json
+or env, with --output FILE to replace the old file.
+
 Options:                                                               env
 ${COMMON_HELP}
       --refresh-token T     the refresh token ("-" reads stdin)        WEBEX_REFRESH_TOKEN
 
 Example:
-  webex-token refresh -s https://tokens.example.com --format token < tokens.json
+  webex-token refresh -s https://tokens.example.com < tokens.json --output tokens.json
 
 ${EXIT_HELP}
+`,
+  revoke: `Usage: webex-token revoke --server URL [--refresh-token TOKEN] [options]
+
+Revokes a refresh token at the service (RFC 7009): the service stops refreshing it, and the
+tokens approved with it, for good. The refresh token is read as "refresh" reads it (flag,
+WEBEX_REFRESH_TOKEN, or stdin). An access token already handed out stays valid at Webex until
+it expires.
+
+Options:                                                               env
+  -s, --server URL          the webex-scoped-tokens service            WEBEX_TOKEN_SERVER
+      --client-id ID        device-flow client id (default: cli)       WEBEX_TOKEN_CLIENT_ID
+      --client-secret S     secret of a confidential client            WEBEX_TOKEN_CLIENT_SECRET
+      --refresh-token T     the refresh token ("-" reads stdin)        WEBEX_REFRESH_TOKEN
+  -q, --quiet               less chatter on stderr                     WEBEX_TOKEN_QUIET
+  -h, --help                this help
+
+Example:
+  webex-token revoke -s https://tokens.example.com < tokens.json
+
+Exit codes: 0 revoked (or already unknown to the server), 2 usage or configuration,
+5 server or network error.
 `,
 };
 
@@ -272,13 +306,12 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
   if (values.version === true) return { kind: 'version' };
 
   if (command === undefined || command === 'help') {
-    if (command === 'help' && (extra[0] === 'login' || extra[0] === 'refresh')) {
-      return { kind: 'help', topic: extra[0] };
-    }
+    const topic = COMMANDS.find((c) => c === extra[0]);
+    if (command === 'help' && topic) return { kind: 'help', topic };
     if (values.help === true || command === 'help') return { kind: 'help', topic: 'main' };
     throw new UsageError('no command given');
   }
-  if (command !== 'login' && command !== 'refresh') {
+  if (command !== 'login' && command !== 'refresh' && command !== 'revoke') {
     throw new UsageError(`unknown command "${command}"`);
   }
   if (values.help === true) return { kind: 'help', topic: command };
@@ -315,10 +348,10 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     quiet: values.quiet === true || envFlag(env, ENV.quiet),
   };
 
-  if (command === 'refresh') {
+  if (command === 'refresh' || command === 'revoke') {
     const flag = nonEmpty(values['refresh-token']);
     const refreshToken = flag === '-' ? undefined : (flag ?? nonEmpty(env[ENV.refreshToken]));
-    return { kind: 'refresh', options: { ...common, refreshToken } };
+    return { kind: command, options: { ...common, refreshToken } };
   }
 
   const scopeValues = values.scope ?? [];

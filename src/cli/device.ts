@@ -500,6 +500,43 @@ export async function cancelDeviceAuthorization(
   }
 }
 
+/**
+ * RFC 7009: revoke a refresh token. The server answers 200 whether or not it knew the token
+ * (RFC 7009 §2.2), so success means "this token no longer works", not "it existed".
+ */
+export async function revokeRefreshToken(
+  meta: ServerMetadata,
+  refreshToken: string,
+  client: ClientCredentials,
+  deps: Deps,
+): Promise<void> {
+  if (meta.revocationEndpoint === undefined) {
+    throw new CliError(
+      EXIT.server,
+      'the server offers no revocation endpoint (an older webex-scoped-tokens?)',
+    );
+  }
+  const answer = await postForm(
+    meta.revocationEndpoint,
+    {
+      token: refreshToken,
+      token_type_hint: 'refresh_token',
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+    },
+    deps,
+  );
+  if (answer.status === 200) return;
+  const { error, description } = oauthError(answer);
+  if (error === 'invalid_client' || error === 'unauthorized_client') {
+    throw new CliError(
+      EXIT.usage,
+      `client "${clean(client.clientId, 60)}" refused: ${description ?? error}`,
+    );
+  }
+  throw new CliError(EXIT.server, serverSaid(answer, 'revoking'));
+}
+
 /** RFC 6749 §6 refresh through the service (which adds the Webex client secret). */
 export async function refreshTokens(
   meta: ServerMetadata,

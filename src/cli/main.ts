@@ -27,6 +27,7 @@ import {
   pollForTokens,
   realClock,
   refreshTokens,
+  revokeRefreshToken,
   startDeviceAuthorization,
 } from './device';
 import { CliError, EXIT, Interrupted, UsageError } from './errors';
@@ -91,6 +92,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return await login(command.options, ctx);
       case 'refresh':
         return await refresh(command.options, ctx);
+      case 'revoke':
+        return await revoke(command.options, ctx);
     }
   } catch (err) {
     if (err instanceof Interrupted) {
@@ -322,7 +325,8 @@ async function readAll(stdin: AsyncIterable<string | Buffer>): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function refresh(options: RefreshOptions, ctx: Ctx): Promise<number> {
+/** The refresh token from --refresh-token, WEBEX_REFRESH_TOKEN, or stdin. */
+async function readRefreshToken(options: RefreshOptions, ctx: Ctx): Promise<string> {
   let token = options.refreshToken;
   if (token === undefined) {
     const stdin = ctx.io.stdin;
@@ -339,12 +343,34 @@ async function refresh(options: RefreshOptions, ctx: Ctx): Promise<number> {
       );
     }
   }
+  return token.trim();
+}
+
+async function refresh(options: RefreshOptions, ctx: Ctx): Promise<number> {
+  const token = await readRefreshToken(options, ctx);
   if (options.output !== undefined && options.output !== '-') {
     await checkOutputWritable(options.output);
   }
   const meta = await connect(options.server, ctx, options.quiet);
-  const result = await refreshTokens(meta, token.trim(), options, ctx.deps);
+  const result = await refreshTokens(meta, token, options, ctx.deps);
   await emit(options, result.tokens, result.receivedAt, ctx, 'refreshed');
+  const next = result.tokens.refresh_token;
+  if (options.format === 'token' && next !== undefined && next !== token) {
+    // The token format drops the new refresh token, and the old one no longer works.
+    ctx.say(
+      'webex-token: warning: the service rotated the refresh token: the one used no longer works, and the token format does not show the new one. Use --format json or env (with --output FILE) to keep it.',
+    );
+  }
+  return EXIT.ok;
+}
+
+async function revoke(options: RefreshOptions, ctx: Ctx): Promise<number> {
+  const token = await readRefreshToken(options, ctx);
+  const meta = await connect(options.server, ctx, options.quiet);
+  await revokeRefreshToken(meta, token, options, ctx.deps);
+  ctx.say(
+    'webex-token: revoked: the service will not refresh with this token (or the tokens it belongs to) again. An access token already issued stays valid at Webex until it expires.',
+  );
   return EXIT.ok;
 }
 

@@ -53,7 +53,8 @@ describe('login succeeds in each format', () => {
     assert.ok(out.startsWith('{') && out.endsWith('}\n'), `stdout: ${out}`);
     const tokens = JSON.parse(out) as Record<string, unknown>;
     assert.match(String(tokens.access_token), /^SBX_AT_/);
-    assert.match(String(tokens.refresh_token), /^SBX_RT_/);
+    // The service's own refresh token (REFRESH_TOKENS=managed); Webex's stays in the service.
+    assert.match(String(tokens.refresh_token), /^wst_rt_[A-Za-z0-9_-]{43}$/);
     assert.equal(typeof tokens.expires_in, 'number');
     assert.equal(typeof tokens.refresh_token_expires_in, 'number');
     for (const key of ['expires_at', 'refresh_token_expires_at']) {
@@ -66,7 +67,7 @@ describe('login succeeds in each format', () => {
     // Everything for humans went to stderr.
     assert.match(cli.stderr(), /Open:\s+http:\/\/127\.0\.0\.1:\d+\/device/);
     assert.match(cli.stderr(), /approved: tokens written to stdout/);
-    assert.doesNotMatch(cli.stderr(), /SBX_AT_|SBX_RT_/, 'no token on stderr');
+    assert.doesNotMatch(cli.stderr(), /SBX_AT_|SBX_RT_|wst_rt_/, 'no token on stderr');
   });
 
   test('env: stdout is exactly KEY=value lines that eval in bash', async () => {
@@ -275,38 +276,60 @@ describe('arguments', () => {
 
 describe('refresh', () => {
   let login: Record<string, string>;
+  /** Refresh tokens rotate: each test goes on with the newest one. */
+  let current = '';
   before(async () => {
     const cli = await loginApproved(['--format', 'json']);
     login = JSON.parse(cli.stdout()) as Record<string, string>;
+    current = login.refresh_token ?? '';
   });
 
   async function refreshed(args: string[], opts: { env?: Record<string, string>; stdin?: string }) {
     const cli = startCli(['refresh', '--server', srv.url, ...args], opts);
     const { code } = await cli.exit();
     assert.equal(code, 0, cli.stderr());
-    assert.doesNotMatch(cli.stderr(), /SBX_/, 'no token on stderr');
-    return cli.stdout();
+    assert.doesNotMatch(cli.stderr(), /SBX_|wst_rt_/, 'no token on stderr');
+    return { stdout: cli.stdout(), stderr: cli.stderr() };
   }
 
-  test('--refresh-token, json out', async () => {
+  test('--refresh-token, json out: the access token, and a new refresh token', async () => {
     const out = JSON.parse(
-      await refreshed(['--refresh-token', login.refresh_token ?? '', '--format', 'json'], {}),
+      (await refreshed(['--refresh-token', current, '--format', 'json'], {})).stdout,
     ) as Record<string, string>;
     assert.match(out.access_token ?? '', /^SBX_AT_/);
-    assert.notEqual(out.access_token, login.access_token);
+    assert.match(out.refresh_token ?? '', /^wst_rt_/);
+    assert.notEqual(out.refresh_token, current, 'rotated');
     assert.ok(Date.parse(out.expires_at ?? '') > Date.now());
+    current = out.refresh_token!;
   });
 
-  test('WEBEX_REFRESH_TOKEN env, token out', async () => {
-    const out = await refreshed(['--format', 'token'], {
-      env: { WEBEX_REFRESH_TOKEN: login.refresh_token ?? '' },
+  test('stdin (the json output of an earlier run), env out', async () => {
+    const { stdout } = await refreshed(['--format', 'env'], {
+      stdin: JSON.stringify({ ...login, refresh_token: current }),
     });
-    assert.match(out, /^SBX_AT_\S+\n$/);
+    assert.match(stdout, /^WEBEX_ACCESS_TOKEN=SBX_AT_\S+\nWEBEX_ACCESS_TOKEN_EXPIRES_AT=/);
+    current = /^WEBEX_REFRESH_TOKEN=(\S+)$/m.exec(stdout)?.[1] ?? '';
+    assert.match(current, /^wst_rt_/);
   });
 
-  test('stdin (the json output of login), env out', async () => {
-    const out = await refreshed(['--format', 'env'], { stdin: JSON.stringify(login) });
-    assert.match(out, /^WEBEX_ACCESS_TOKEN=SBX_AT_\S+\nWEBEX_ACCESS_TOKEN_EXPIRES_AT=/);
+  test('WEBEX_REFRESH_TOKEN env, token out: warns that the new refresh token is not shown', async () => {
+    const { stdout, stderr } = await refreshed(['--format', 'token'], {
+      env: { WEBEX_REFRESH_TOKEN: current },
+    });
+    assert.match(stdout, /^SBX_AT_\S+\n$/);
+    assert.match(stderr, /rotated the refresh token.*--format json or env/);
+  });
+
+  test('revoke: exit 0, and the revoked token no longer refreshes (exit 4)', async () => {
+    const fresh = await loginApproved(['--format', 'json']);
+    const token = (JSON.parse(fresh.stdout()) as Record<string, string>).refresh_token ?? '';
+    const revoke = startCli(['revoke', '--server', srv.url], { stdin: fresh.stdout() });
+    assert.equal((await revoke.exit()).code, 0, revoke.stderr());
+    assert.match(revoke.stderr(), /revoked: .*stays valid at Webex until it expires/);
+    assert.doesNotMatch(revoke.stderr(), /wst_rt_|SBX_/);
+    const after = startCli(['refresh', '--server', srv.url, '--refresh-token', token]);
+    assert.equal((await after.exit()).code, 4, after.stderr());
+    assert.match(after.stderr(), /refresh refused/);
   });
 
   test('an unknown refresh token → exit 4 telling to log in again', async () => {

@@ -433,7 +433,8 @@ describe('dynamic mode', () => {
     assertError(await refresh({ client_id: 'ci' }), 401, 'invalid_client');
     const refreshed = await refresh({}, { authorization: basic('ci', CI_SECRET) });
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
-    assert.notEqual(refreshed.json.access_token, tokens.json.access_token);
+    assert.notEqual(refreshed.json.refresh_token, tokens.json.refresh_token, 'rotated');
+    assert.equal(refreshed.json.access_token, tokens.json.access_token, 'still young');
   });
 
   test('a confidential client drives the whole flow with openid-client and client_secret_basic', async () => {
@@ -462,7 +463,7 @@ describe('dynamic mode', () => {
     assert.ok(tokens.access_token.length > 20);
   });
 
-  test('refresh_token grant: Webex answer passed through; a bad refresh token is invalid_grant telling to run the device flow again', async () => {
+  test('refresh_token grant: a fresh Webex access token on request; a bad refresh token is invalid_grant telling to run the device flow again', async () => {
     const { deviceCode, userCode } = await handoff();
     await approveHandoff(srv.url, userCode);
     const tokens = await pollToken(srv.url, { device_code: deviceCode });
@@ -472,6 +473,7 @@ describe('dynamic mode', () => {
       grant_type: 'refresh_token',
       client_id: 'cli',
       refresh_token: String(tokens.json.refresh_token),
+      fresh_access_token: 'true',
     });
     assert.equal(ok.status, 200, JSON.stringify(ok.json));
     assert.equal(srv.sandbox.calls.refresh, calls + 1);
@@ -481,6 +483,7 @@ describe('dynamic mode', () => {
       'expires_in',
       'refresh_token',
       'refresh_token_expires_in',
+      'scope',
     ])
       assert.ok(k in ok.json, k);
     assert.equal(ok.headers.get('cache-control'), 'no-store');

@@ -100,22 +100,30 @@ test('openid-client (RFC 8628, unmodified) gets tokens while an admin approves o
 
   const tokens = await polling;
   assert.ok(tokens.access_token.startsWith(`${TOKEN_PREFIX}_AT_`), tokens.access_token);
-  assert.ok(tokens.refresh_token?.startsWith(`${TOKEN_PREFIX}_RT_`));
+  // REFRESH_TOKENS=managed: a service refresh token; Webex's stays sealed in the grant.
+  assert.match(tokens.refresh_token ?? '', /^wst_rt_[A-Za-z0-9_-]{43}$/);
   assert.equal(tokens.token_type, 'bearer');
   assert.equal(tokens.expires_in, 1209599);
   assert.equal(tokens.scope, scope);
-  assert.equal((tokens as unknown as Record<string, unknown>).refresh_token_expires_in, 7775999);
+  // The sooner of Webex's 90 days and GRANT_IDLE_DAYS (30) unused.
+  assert.equal((tokens as unknown as Record<string, unknown>).refresh_token_expires_in, 2592000);
   assert.ok(
     !done.body.includes(tokens.access_token) && !done.body.includes(tokens.refresh_token!),
     'the admin never sees the tokens',
   );
 
-  // The library's own refresh: the service calls Webex with its secret and passes the answer on.
+  // The library's own refresh, asking for a new access token: the service calls Webex with
+  // the sealed Webex refresh token and its secret, and rotates the service refresh token.
   const refreshes = srv.sandbox.calls.refresh;
-  const refreshed = await oc.refreshTokenGrant(config, tokens.refresh_token!);
+  const refreshed = await oc.refreshTokenGrant(config, tokens.refresh_token!, {
+    fresh_access_token: 'true',
+  });
   assert.equal(srv.sandbox.calls.refresh, refreshes + 1);
   assert.ok(refreshed.access_token.startsWith(`${TOKEN_PREFIX}_AT_`));
   assert.notEqual(refreshed.access_token, tokens.access_token);
+  assert.match(refreshed.refresh_token ?? '', /^wst_rt_/);
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'rotated');
+  assert.equal(refreshed.scope, scope);
   const me = await fetch(`${srv.sandboxUrl}/v1/people/me`, {
     headers: { authorization: `Bearer ${refreshed.access_token}` },
   });
@@ -140,6 +148,8 @@ test('openid-client (RFC 8628, unmodified) gets tokens while an admin approves o
       refreshToken: tokens.refresh_token!,
     }),
     refreshed.access_token,
+    refreshed.refresh_token!,
+    ...srv.sandbox.issued.flatMap((t) => [t.access_token, t.refresh_token]),
     state,
     ...cookieValues,
   ];
@@ -179,8 +189,10 @@ test('Redis holds the approved tokens only sealed, then forgets the handoff afte
   const accessToken = String(tokens.json.access_token);
   const refreshToken = String(tokens.json.refresh_token);
 
+  // Neither the service refresh token nor Webex's (sealed in the grant) is in clear.
+  const webexRefresh = srv.sandbox.issued.at(-1)!.refresh_token;
   const afterDump = await assertNothingInClear(
-    secretForms({ deviceCode, userCode, accessToken, refreshToken }),
+    [...secretForms({ deviceCode, userCode, accessToken, refreshToken }), webexRefresh],
     'after delivery',
   );
   const leftovers = [...afterDump.keys()].filter((k) => k.includes(h));
@@ -216,9 +228,10 @@ test('token responses carry Cache-Control: no-store and Pragma: no-cache (succes
     'webex_scoped_tokens',
   ]);
   // Who approved, in the service's namespaced extension (the sandbox's admin signs in).
-  assert.deepEqual(ok.json.webex_scoped_tokens, {
-    approved_by: { name: 'Ada Admin', email: 'ada.admin@sandbox.example' },
-  });
+  // Who approved, and the grant the tokens belong to, in the service's namespaced extension.
+  const ext = ok.json.webex_scoped_tokens as Record<string, unknown>;
+  assert.deepEqual(ext.approved_by, { name: 'Ada Admin', email: 'ada.admin@sandbox.example' });
+  assert.match(String(ext.grant_id), /^[A-Za-z0-9_-]{22}$/);
 
   const refreshed = await fetch(`${srv.url}/oauth2/token`, {
     method: 'POST',
@@ -357,7 +370,7 @@ test('exactly-once without the poll gate: 50 concurrent pollHandoff calls share 
   waiters.releaseAll();
 });
 
-test('audit trail: requested, approved, delivered, denied and refresh_performed; never a secret', async () => {
+test('audit trail: requested, approved, delivered, grant_created, denied and grant_refreshed; never a secret', async () => {
   const mark = srv.logs.length;
   const events = () =>
     srv.logs
@@ -404,9 +417,14 @@ test('audit trail: requested, approved, delivered, denied and refresh_performed;
     ev.some((e) => e.event === 'handoff_denied' && e.reason === 'declined'),
     'handoff_denied logged',
   );
+  const created = ev.find((e) => e.event === 'grant_created');
+  assert.ok(created, 'grant_created logged');
+  assert.equal(created.by, 'ada.admin@sandbox.example');
   assert.ok(
-    ev.some((e) => e.event === 'refresh_performed' && e.client === 'cli'),
-    'refresh_performed logged',
+    ev.some(
+      (e) => e.event === 'grant_refreshed' && e.client === 'cli' && e.grant === created.grant,
+    ),
+    'grant_refreshed logged',
   );
 
   const secrets = [

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { TokenFault } from '../../src/sandbox/sandbox';
 import { decideAtSandbox } from '../helpers/admin';
+import { deliveredTokens, refresh } from '../helpers/grants';
 import { CookieBrowser } from '../helpers/http';
 import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -142,18 +143,26 @@ describe('upstream faults', () => {
       assert.ok(!(retry instanceof Error), `${fault}: the user code still works after the failure`);
     });
 
-    test(`token endpoint fault "${fault}": refresh answers RFC 6749 JSON`, async () => {
+    test(`token endpoint fault "${fault}": refresh answers RFC 6749 JSON and the grant stays usable`, async () => {
+      // A real grant: made-up refresh tokens never reach Webex at all.
+      const tokens = await deliveredTokens(srv.url);
       srv.sandbox.faults.token = fault;
       const res = await postForm(`${srv.url}/oauth2/token`, {
         grant_type: 'refresh_token',
         client_id: 'cli',
-        refresh_token: `${PREFIX}_RT_x`,
+        refresh_token: String(tokens.refresh_token),
+        fresh_access_token: 'true',
       });
       assert.equal(res.status, EXPECTED[fault].status, `${fault}: ${res.body}`);
       const body = JSON.parse(res.body) as Record<string, string>;
       assert.deepEqual(Object.keys(body).sort(), ['error', 'error_description']);
       assert.equal(body.error, EXPECTED[fault].code);
       assert.doesNotMatch(res.body, new RegExp(PREFIX));
+      srv.sandbox.faults.token = undefined;
+      const again = await refresh(srv.url, String(tokens.refresh_token), {
+        extra: { fresh_access_token: 'true' },
+      });
+      assert.equal(again.status, 200, `${fault}: the same token works once Webex recovers`);
     });
   }
 
