@@ -1,0 +1,99 @@
+/**
+ * The store contract against a real Redis Cluster (3 masters, 3 replicas) and a Sentinel group,
+ * the same suite standalone Redis and the in-memory store pass (test/integration/store.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { RedisStore } from '../../src/store/redis';
+import { uniquePrefix } from '../helpers/redis';
+import { storeContract } from '../store-contract';
+import { TestCluster, TestSentinelGroup } from './servers';
+
+const cluster = new TestCluster();
+const sentinel = new TestSentinelGroup();
+before(async () => {
+  await Promise.all([cluster.start(), sentinel.start()]);
+});
+after(async () => {
+  await Promise.all([cluster.stop(), sentinel.stop()]);
+});
+
+function storeFor(mode: 'cluster' | 'sentinel'): RedisStore {
+  const topology = mode === 'cluster' ? cluster : sentinel;
+  return new RedisStore({
+    mode,
+    url: topology.url,
+    sentinelName: sentinel.name,
+    prefix: uniquePrefix(mode),
+    commandTimeoutMs: 1000,
+    waitReplicas: 1,
+    waitTimeoutMs: 1000,
+  });
+}
+
+for (const mode of ['cluster', 'sentinel'] as const) {
+  storeContract(mode, async () => {
+    const store = storeFor(mode);
+    assert.ok(await store.waitUntilReady(10_000), `the ${mode} store connects`);
+    return { store, cleanup: () => store.close() };
+  });
+}
+
+describe('topology details', () => {
+  test('the startup line names the topology reached, and never the password', async () => {
+    const c = storeFor('cluster');
+    const s = storeFor('sentinel');
+    try {
+      await Promise.all([c.waitUntilReady(10_000), s.waitUntilReady(10_000)]);
+      await c.ping();
+      assert.equal(c.describe(), 'Redis cluster reached: 3 masters, 3 replicas');
+      assert.match(
+        s.describe(),
+        new RegExp(
+          `^Redis sentinel reached: master "${sentinel.name}" at 127\\.0\\.0\\.1:${sentinel.master.port}, through 3 sentinels$`,
+        ),
+      );
+    } finally {
+      await Promise.all([c.close(), s.close()]);
+    }
+  });
+
+  test('a durable write waits for a replica: WAIT confirms it (no redis_wait_short)', async () => {
+    for (const mode of ['cluster', 'sentinel'] as const) {
+      const events: string[] = [];
+      const store = new RedisStore({
+        mode,
+        url: mode === 'cluster' ? cluster.url : sentinel.url,
+        sentinelName: sentinel.name,
+        prefix: uniquePrefix(`wait-${mode}`),
+        commandTimeoutMs: 1000,
+        waitReplicas: 1,
+        waitTimeoutMs: 1000,
+        onEvent: (event) => events.push(event),
+      });
+      try {
+        await store.waitUntilReady(10_000);
+        await store.set('w{x}', 'v', 5000, { durable: true });
+        assert.ok(!events.includes('wait_short'), `${mode}: ${events.join(',')}`);
+        // Two replicas asked of a topology with one: the write stands, and the shortfall is told.
+        const strict = new RedisStore({
+          mode,
+          url: mode === 'cluster' ? cluster.url : sentinel.url,
+          sentinelName: sentinel.name,
+          prefix: uniquePrefix(`wait2-${mode}`),
+          commandTimeoutMs: 1000,
+          waitReplicas: 2,
+          waitTimeoutMs: 100,
+          onEvent: (event) => events.push(event),
+        });
+        await strict.waitUntilReady(10_000);
+        await strict.set('w{x}', 'v', 5000, { durable: true });
+        assert.equal(await strict.get('w{x}'), 'v');
+        assert.ok(events.includes('wait_short'), `${mode}: ${events.join(',')}`);
+        await strict.close();
+      } finally {
+        await store.close();
+      }
+    }
+  });
+});
