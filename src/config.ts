@@ -313,7 +313,7 @@ export const configSchema = {
     env: 'REDIS_WAIT_REPLICAS',
   },
   redisWaitTimeoutMs: {
-    doc: 'How long such a write waits for its replicas before going ahead with a warning (redis_wait_short in the log).',
+    doc: 'How long such a write waits for its replicas before going ahead with a warning (redis_wait_short in the log); at most half of REDIS_COMMAND_TIMEOUT_MS is used.',
     format: isPositiveInt(10_000),
     default: 500,
     env: 'REDIS_WAIT_TIMEOUT_MS',
@@ -666,16 +666,18 @@ function redisConfig(url: string, get: (key: ConfigKey) => unknown): RedisConfig
     );
   }
   const wait = get('redisWaitReplicas') as string | number;
+  const waitTimeoutMs = get('redisWaitTimeoutMs') as number;
+  const commandTimeoutMs = get('redisCommandTimeoutMs') as number;
   return {
     mode,
     url,
     prefix: get('redisPrefix') as string,
-    commandTimeoutMs: get('redisCommandTimeoutMs') as number,
+    commandTimeoutMs,
     sentinelName: get('redisSentinelName') as string,
     sentinelPassword: get('redisSentinelPassword') as string,
     tlsCaFile: get('redisTlsCaFile') as string,
     waitReplicas: wait === 'auto' ? (mode === 'standalone' ? 0 : 1) : Number(wait),
-    waitTimeoutMs: get('redisWaitTimeoutMs') as number,
+    waitTimeoutMs,
   };
 }
 

@@ -192,17 +192,26 @@ export class RedisStore implements Store {
 
   async set(key: string, value: string, ttlMs: number, opts?: WriteOptions): Promise<void> {
     const px = Math.max(1, Math.ceil(ttlMs));
-    const replicas = this.options.waitReplicas ?? 0;
-    if (!opts?.durable || replicas === 0) {
-      await this.send(() => this.client.set(this.k(key), value, 'PX', px));
+    const full = this.k(key);
+    const wanted = opts?.durable ? (this.options.waitReplicas ?? 0) : 0;
+    const replicas = Math.min(wanted, this.replicasFor(full));
+    if (replicas < wanted) {
+      this.options.onEvent?.('wait_short', `no replica serves this key's slot right now`);
+    }
+    if (replicas === 0) {
+      await this.send(() => this.client.set(full, value, 'PX', px));
       return;
     }
     // WAIT on the same connection as the write (in a cluster: the node that owns the key's
     // slot, since the pipeline goes where its key goes). It covers every earlier write on that
-    // connection too, so callers make the last write of a decision durable.
-    const timeout = this.options.waitTimeoutMs ?? 500;
+    // connection too, so callers make the last write of a decision durable. It must end
+    // before the command timeout, or a slow replica would turn an approval into a 503.
+    const timeout = Math.min(
+      this.options.waitTimeoutMs ?? 500,
+      Math.floor(this.options.commandTimeoutMs / 2),
+    );
     const results = await this.send(() =>
-      this.client.pipeline().set(this.k(key), value, 'PX', px).wait(replicas, timeout).exec(),
+      this.client.pipeline().set(full, value, 'PX', px).wait(replicas, timeout).exec(),
     );
     for (const [err] of results ?? []) if (err) unavailable(err);
     const acked = Number(results?.[1]?.[1] ?? 0);
@@ -212,6 +221,17 @@ export class RedisStore implements Store {
         `${acked} of ${replicas} replicas confirmed within ${timeout} ms`,
       );
     }
+  }
+
+  /**
+   * Replicas that can confirm a write to `key`: in a cluster, those of the master owning its
+   * slot in the current map (none after a failover until the old master comes back as a
+   * replica, so a durable write does not sit through the whole WAIT timeout for nothing).
+   */
+  private replicasFor(key: string): number {
+    if (!this.cluster) return Number.POSITIVE_INFINITY;
+    const owners = (this.client as Cluster).slots[keySlot(key)];
+    return owners ? owners.length - 1 : Number.POSITIVE_INFINITY;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {

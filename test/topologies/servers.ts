@@ -87,6 +87,8 @@ class Node {
   kill(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    // Referenced again while we wait for it, or an otherwise idle event loop would just end.
+    child.ref();
     return new Promise((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');

@@ -27,7 +27,7 @@ function storeFor(mode: 'cluster' | 'sentinel'): RedisStore {
     prefix: uniquePrefix(mode),
     commandTimeoutMs: 1000,
     waitReplicas: 1,
-    waitTimeoutMs: 1000,
+    waitTimeoutMs: 400,
   });
 }
 
@@ -68,7 +68,7 @@ describe('topology details', () => {
         prefix: uniquePrefix(`wait-${mode}`),
         commandTimeoutMs: 1000,
         waitReplicas: 1,
-        waitTimeoutMs: 1000,
+        waitTimeoutMs: 400,
         onEvent: (event) => events.push(event),
       });
       try {
