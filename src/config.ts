@@ -105,6 +105,8 @@ export interface RedisConfig {
   url: string;
   prefix: string;
   commandTimeoutMs: number;
+  /** Overrides the password of the URL(s) when not empty. */
+  password: string;
   sentinelName: string;
   sentinelPassword: string;
   tlsCaFile: string;
@@ -286,6 +288,13 @@ export const configSchema = {
     format: isString,
     default: 'wst:',
     env: 'REDIS_PREFIX',
+  },
+  redisPassword: {
+    doc: 'Password of the Redis servers (every mode), instead of one inside REDIS_URL; lets REDIS_URL list hosts only while the password comes from a Secret.',
+    format: isString,
+    default: '',
+    env: 'REDIS_PASSWORD',
+    sensitive: true,
   },
   redisSentinelName: {
     doc: 'Sentinel mode: the name of the master group the sentinels watch.',
@@ -673,6 +682,7 @@ function redisConfig(url: string, get: (key: ConfigKey) => unknown): RedisConfig
     url,
     prefix: get('redisPrefix') as string,
     commandTimeoutMs,
+    password: get('redisPassword') as string,
     sentinelName: get('redisSentinelName') as string,
     sentinelPassword: get('redisSentinelPassword') as string,
     tlsCaFile: get('redisTlsCaFile') as string,

@@ -13,6 +13,8 @@ export interface TopologyOptions {
   /** One URL, or comma-separated seeds (cluster nodes, sentinels). */
   url: string;
   commandTimeoutMs: number;
+  /** Password of the Redis servers; when set, replaces the one in the URL(s). */
+  password?: string;
   sentinelName?: string;
   sentinelPassword?: string;
   tlsCaFile?: string;
@@ -77,7 +79,10 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
   const base: RedisOptions = { ...baseOptions(opts.commandTimeoutMs), ...extra };
   if (mode === 'standalone') {
     const [seed] = parseSeeds(opts.url);
-    return new Redis(opts.url, {
+    // ioredis lets the URL's password win over the options: put REDIS_PASSWORD into the URL.
+    const url = new URL(opts.url.trim());
+    if (opts.password) url.password = encodeURIComponent(opts.password);
+    return new Redis(url.toString(), {
       ...base,
       ...(seed?.tls ? { tls: tlsOptions(opts) } : {}),
     });
@@ -91,7 +96,7 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
       sentinels: seeds.map(({ host, port }) => ({ host, port })),
       name: opts.sentinelName ?? 'mymaster',
       username: first.username,
-      password: first.password,
+      password: opts.password || first.password,
       sentinelPassword: opts.sentinelPassword || undefined,
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       // Learn about a promotion from the sentinels' +switch-master, not only from a dead socket.
@@ -105,10 +110,11 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
     redisOptions: {
       ...base,
       username: first.username,
-      password: first.password,
+      password: opts.password || first.password,
       ...(first.tls ? { tls: tlsOptions(opts) } : {}),
     },
     enableOfflineQueue: extra.enableOfflineQueue ?? false,
+    lazyConnect: extra.lazyConnect ?? false,
     scaleReads: 'master',
     // Failover: a dead master's slots answer errors until a replica is promoted; ask the
     // cluster for the new map quickly, and keep asking.

@@ -100,6 +100,7 @@ describe('config', () => {
       url: 'redis://127.0.0.1:6390/2',
       prefix: 'x:',
       commandTimeoutMs: 700,
+      password: '',
       sentinelName: 'mymaster',
       sentinelPassword: '',
       tlsCaFile: '',
@@ -272,6 +273,7 @@ describe('config', () => {
     assert.deepEqual(sensitive, [
       'CLIENT_SECRET',
       'DEVICE_CLIENTS',
+      'REDIS_PASSWORD',
       'REDIS_SENTINEL_PASSWORD',
       'REDIS_URL',
       'TOKEN_ENCRYPTION_KEY',
