@@ -15,7 +15,8 @@
  *
  * Knobs (env): BENCH_DURATION (s per load point, default 5), BENCH_REPS (default 3),
  * BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
- * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow), BENCH_CPU_PROF=1
+ * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow, and topology, which is
+ * not run by default: standalone next to a 3-master cluster, bench/topology.ts), BENCH_CPU_PROF=1
  * (write V8 CPU profiles of the service, the baseline and the sandbox under
  * node_modules/.cache/wst-bench/prof),
  * BENCH_NO_DOC=1 (do not touch docs/BENCHMARKS.md).
@@ -51,6 +52,7 @@ import {
   requestHandoff,
 } from '../test/helpers/admin';
 import { freePort, startLocalRedis, type LocalRedisServer } from '../test/helpers/redis';
+import { topologySection, writeTopologyDoc } from './topology';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/helpers/server';
 import {
   MB,
@@ -297,11 +299,7 @@ export async function startHelper(
 /** The flows' dependencies in this process, as a second replica sharing the service's Redis. */
 export function replicaDeps(env: NodeJS.ProcessEnv): FlowDeps & { store: RedisStore } {
   const config = loadConfig(env);
-  const store = new RedisStore({
-    url: config.redis!.url,
-    prefix: config.redis!.prefix,
-    commandTimeoutMs: 10_000,
-  });
+  const store = new RedisStore({ ...config.redis!, commandTimeoutMs: 10_000 });
   const metrics = createMetrics({ defaultMetrics: false });
   return {
     config,
@@ -1422,6 +1420,31 @@ async function main(): Promise<void> {
       });
     }
 
+    if (ONLY.has('topology')) {
+      log('Redis topologies: standalone next to a 3-master cluster, with and without WAIT');
+      const markdown = await topologySection({
+        standaloneUrl: redis.url,
+        duration: DURATION,
+        log,
+        startService: async (url, label, env) => {
+          const svc = await startServiceChild(url, sandbox.url, label, { env });
+          children.push(svc.child);
+          return svc;
+        },
+        createPending: async (env, n) => {
+          const replica = replicaDeps(env);
+          await replica.store.waitUntilReady(10_000);
+          const made = await createHandoffs(replica, n);
+          await replica.store.close();
+          return made.map((x) => x.deviceCode);
+        },
+        cannon,
+        oneFlow,
+      });
+      console.log(`\n${markdown}\n`);
+      if (!process.env.BENCH_NO_DOC) writeTopologyDoc(ROOT, markdown);
+    }
+
     if (ONLY.has('flow')) {
       log(
         `full handoffs: ${REPS} × ${DURATION} s, ${FLOW_CONCURRENCY} concurrent flows over HTTP with the sandbox`,
@@ -1440,6 +1463,11 @@ async function main(): Promise<void> {
     await redis.server?.stop();
   }
 
+  if (ONLY.size === 1 && ONLY.has('topology')) {
+    // Only the topology block was measured: leave the main results as they are.
+    clearInterval(keepAlive);
+    return;
+  }
   const seconds = (performance.now() - began) / 1000;
   const { rows, markdown } = report(results, machineText, redis, seconds);
   fs.writeFileSync(
