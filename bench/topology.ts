@@ -6,6 +6,7 @@
  * of docs/BENCHMARKS.md, so the main report is untouched.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../src/store/redis';
 import { TestCluster } from '../test/topologies/servers';
@@ -83,6 +84,7 @@ async function waitCost(url: string, mode: 'standalone' | 'cluster', n = 300) {
 export async function topologySection(deps: TopologyBenchDeps): Promise<string> {
   const cluster = new TestCluster();
   const rows: Row[] = [];
+  const loadBefore = os.loadavg()[0]!;
   let wait: { plain: number[]; durable: number[] } | undefined;
   try {
     deps.log('  starting a 6-node cluster (3 masters, 3 replicas) on loopback');
@@ -174,6 +176,9 @@ export async function topologySection(deps: TopologyBenchDeps): Promise<string> 
     `machine's loopback (the cluster's six redis-servers share its two cores with the service and`,
     `the load generator). Pending polls: 100 connections, ${deps.duration} s, 2,000 pending`,
     `handoffs in rotation. Full handoffs: 8 concurrent flows over HTTP through the sandbox.`,
+    `Machine load average (1 min) ${fmt(loadBefore, 1)} before and ${fmt(os.loadavg()[0]!, 1)} after, on`,
+    `${os.availableParallelism()} cores: compare the rows with each other, and with the main table only when the`,
+    'load was low.',
     '',
     '| Redis | pending polls/s | poll p50 / p99 (ms) | non-400 answers | handoffs/s | handoff p50 (ms) |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
