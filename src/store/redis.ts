@@ -377,15 +377,19 @@ export class RedisStore implements Store {
         enableOfflineQueue: true,
       });
       this.watch(sub);
+      const resubscribed = () => {
+        this.options.onEvent?.('resubscribed');
+        for (const fn of this.resubscribed) fn();
+      };
       let readyBefore = false;
       sub.on('ready', () => {
         // Messages published while the subscription was down are lost: let listeners re-check.
-        if (readyBefore) {
-          this.options.onEvent?.('resubscribed');
-          for (const fn of this.resubscribed) fn();
-        }
+        if (readyBefore) resubscribed();
         readyBefore = true;
       });
+      // A cluster moves its subscription to another node when a node leaves the map, without
+      // a new 'ready': re-check once the move has had time to happen.
+      sub.on('-node', () => setTimeout(resubscribed, 1000).unref());
       sub.on('message', (channel: string, message: string) => {
         for (const handler of this.handlers.get(channel) ?? []) handler(message);
       });
