@@ -138,9 +138,16 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
 export function describeTopology(client: RedisClient, opts: TopologyOptions): string {
   const mode = opts.mode ?? 'standalone';
   if (client instanceof Cluster) {
-    const masters = client.nodes('master').length;
-    const replicas = client.nodes('slave').length;
-    return `Redis cluster reached: ${masters} masters, ${replicas} replicas`;
+    // From the slot map (each slot: its master, then its replicas), which ioredis has as soon
+    // as it is ready, rather than from the connections it happens to have opened.
+    const masters = new Set<string>();
+    const replicas = new Set<string>();
+    for (const nodes of client.slots) {
+      if (!nodes?.[0]) continue;
+      masters.add(nodes[0]);
+      for (const replica of nodes.slice(1)) replicas.add(replica);
+    }
+    return `Redis cluster reached: ${masters.size} masters, ${replicas.size} replicas`;
   }
   const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
   const where = stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : '?';

@@ -170,6 +170,9 @@ export class TestCluster {
     for (const node of alive) {
       const info = await node.run((r) => r.cluster('INFO'));
       if (!String(info).includes('cluster_state:ok')) return false;
+      // Every node's slot map names a replica for every range (what clients read).
+      const slots = (await node.run((r) => r.cluster('SLOTS'))) as unknown[][];
+      if (slots.some((range) => range.length < 4)) return false;
     }
     const roles = await Promise.all(alive.map((n) => n.run((r) => r.info('replication'))));
     const masters = roles.filter((r) => r.includes('role:master'));

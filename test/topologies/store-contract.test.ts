@@ -4,10 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { startService } from '../../src/main';
 import { RedisStore } from '../../src/store/redis';
-import { uniquePrefix } from '../helpers/redis';
+import { freePort, uniquePrefix } from '../helpers/redis';
+import { captureLogger, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_KEY } from '../helpers/server';
 import { storeContract } from '../store-contract';
-import { TestCluster, TestSentinelGroup } from './servers';
+import { PASSWORD, TestCluster, TestSentinelGroup } from './servers';
 
 const cluster = new TestCluster();
 const sentinel = new TestSentinelGroup();
@@ -55,6 +57,44 @@ describe('topology details', () => {
       );
     } finally {
       await Promise.all([c.close(), s.close()]);
+    }
+  });
+
+  test('the service logs one startup line naming the topology it reached', async () => {
+    for (const mode of ['cluster', 'sentinel'] as const) {
+      const lines: string[] = [];
+      const port = await freePort();
+      const service = await startService(
+        {
+          NODE_ENV: 'test',
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          CLIENT_ID: TEST_CLIENT_ID,
+          CLIENT_SECRET: TEST_CLIENT_SECRET,
+          REDIS_MODE: mode,
+          REDIS_URL: mode === 'cluster' ? cluster.url : sentinel.url,
+          REDIS_SENTINEL_NAME: sentinel.name,
+          REDIS_PREFIX: uniquePrefix(`main-${mode}`),
+          TOKEN_ENCRYPTION_KEY: TEST_KEY,
+        },
+        { logger: captureLogger(lines, 'info') },
+      );
+      try {
+        const topology = lines
+          .map((l) => JSON.parse(l) as { event?: string; msg: string })
+          .filter((l) => l.event === 'redis_topology');
+        assert.equal(topology.length, 1, lines.join('\n'));
+        assert.match(
+          topology[0]!.msg,
+          mode === 'cluster'
+            ? /^Redis cluster reached: 3 masters, 3 replicas \(REDIS_MODE=cluster\)$/
+            : /^Redis sentinel reached: master "wstmaster" at 127\.0\.0\.1:\d+, through 3 sentinels \(REDIS_MODE=sentinel\)$/,
+        );
+        assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+        assert.ok(!lines.some((l) => l.includes(PASSWORD)), 'no password in the logs');
+      } finally {
+        await service.shutdown();
+      }
     }
   });
 
