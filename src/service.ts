@@ -128,12 +128,23 @@ async function buildStore(
     onEvent: (event, detail) => {
       if (event === 'error')
         logger.warn({ event: 'redis_error', reason: detail }, 'Redis connection problem');
+      else if (event === 'wait_short')
+        logger.warn(
+          { event: 'redis_wait_short', detail },
+          'A durable write was not confirmed by the replicas in time; it stands on the master only until they catch up.',
+        );
       else logger.info({ event: `redis_${event}` }, `Redis connection ${event}`);
     },
   });
-  if (!(await redis.waitUntilReady(overrides.redisReadyMs ?? 5000))) {
+  if (await redis.waitUntilReady(overrides.redisReadyMs ?? 5000)) {
+    logger.info(
+      { event: 'redis_topology', mode: config.redis.mode },
+      `${redis.describe()} (REDIS_MODE=${config.redis.mode})`,
+    );
+  } else {
     logger.warn(
-      'Redis is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.',
+      { event: 'redis_topology', mode: config.redis.mode },
+      `Redis (REDIS_MODE=${config.redis.mode}) is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.`,
     );
   }
   return redis;

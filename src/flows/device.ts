@@ -51,13 +51,16 @@ export interface DeviceAuthorizationResponse {
   interval: number;
 }
 
-const handoffKey = (h: string) => `handoff:${h}`;
-const resultKey = (h: string) => `result:${h}`;
-const pollKey = (h: string) => `poll:${h}`;
-const slowKey = (h: string) => `slow:${h}`;
-const expiredKey = (h: string) => `expired:${h}`;
+// Every key of one handoff shares the hash tag {h}: the poll script reads and writes several of
+// them at once, and in a Redis Cluster they must live on one node (which also lets one WAIT
+// cover the whole decision). Different handoffs spread over the slots.
+const handoffKey = (h: string) => `handoff:{${h}}`;
+const resultKey = (h: string) => `result:{${h}}`;
+const pollKey = (h: string) => `poll:{${h}}`;
+const slowKey = (h: string) => `slow:{${h}}`;
+const expiredKey = (h: string) => `expired:{${h}}`;
 const userCodeKey = (code: string) => `ucode:${hashSecret(code)}`;
-const decidedKey = (h: string) => `decided:${h}`;
+const decidedKey = (h: string) => `decided:{${h}}`;
 /**
  * What the approving admin's page polls: keyed by a second hash so that nothing named after
  * the device code outlives the delivery, and holding only the state, never a token.
@@ -270,9 +273,13 @@ function scriptGaveUp(): HttpError {
   );
 }
 
+/**
+ * The last write of an approval or a denial, so it is durable: it waits for the replicas
+ * (REDIS_WAIT_REPLICAS), covering the decision and the sealed result written before it.
+ */
 async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Promise<void> {
   const ttl = Math.max(1, record.expiresAt - deps.now()) + TOMBSTONE_MS;
-  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl);
+  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl, { durable: true });
 }
 
 /**
@@ -482,7 +489,11 @@ export class HandoffWaiters {
 
   private ensureSubscribed(): Promise<unknown> {
     this.subscription ??= this.deps.store
-      .subscribe(HANDOFF_CHANNEL, (h) => this.wake(h))
+      .subscribe(
+        HANDOFF_CHANNEL,
+        (h) => this.wake(h),
+        () => void this.recheck(),
+      )
       .catch((err: unknown) => {
         this.subscription = undefined;
         throw err;
@@ -495,6 +506,21 @@ export class HandoffWaiters {
     if (!set) return;
     this.waiting.delete(h);
     for (const fn of set) fn();
+  }
+
+  /**
+   * The subscription came back after a break (a Redis failover): a wake-up sent meanwhile was
+   * lost, so read every waited-on handoff once and wake those no longer pending.
+   */
+  private async recheck(): Promise<void> {
+    const hs = [...this.waiting.keys()];
+    if (hs.length === 0) return;
+    const raws = await this.deps.store.getMany(hs.map(handoffKey)).catch(() => null);
+    if (!raws) return;
+    hs.forEach((h, i) => {
+      const raw = raws[i];
+      if (!raw || (JSON.parse(raw) as HandoffRecord).status !== 'pending') this.wake(h);
+    });
   }
 
   /** Resolve after a change to `h`, after `ms`, or at shutdown, whichever comes first. */

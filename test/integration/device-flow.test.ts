@@ -166,7 +166,7 @@ test('Redis holds the approved tokens only sealed, then forgets the handoff afte
     'between approval and delivery',
   );
   const h = hashSecret(deviceCode);
-  const sealed = before.get(`${srv.redis!.prefix}result:${h}`);
+  const sealed = before.get(`${srv.redis!.prefix}result:{${h}}`);
   assert.ok(sealed, 'the sealed result waits for the script under the device code hash');
   assert.match(
     sealed,
