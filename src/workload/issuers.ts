@@ -96,7 +96,7 @@ export function parseWorkloadIssuers(raw: unknown, defaultAudience: string): Wor
   if (typeof raw === 'string') {
     const text = raw.trim();
     if (text === '') return [];
-    if (text.startsWith('[')) {
+    if (text.startsWith('[') || text.startsWith('{')) {
       try {
         list = JSON.parse(text);
       } catch {
