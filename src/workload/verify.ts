@@ -41,6 +41,8 @@ export interface VerifiedWorkload {
   /** The configured audience the token carried. */
   audience: string;
   sub: string;
+  /** The token's id; single use is keyed on an HMAC of issuer + jti, never the jti itself. */
+  jti: string;
   /** Seconds since the epoch. */
   issuedAt: number;
   expiresAt: number;
@@ -74,10 +76,17 @@ export interface WorkloadVerifier {
   /** The configured issuers, for metadata and pages. */
   readonly issuers: readonly WorkloadIssuer[];
   /**
-   * Verify `token` and record its `jti` as used. Rejects with WorkloadTokenError
-   * (`invalid_grant`, a log-safe `reason`) or WorkloadIssuerUnavailableError (503).
+   * Verify `token` and (unless `consume: false`) record its `jti` as used. Rejects with
+   * WorkloadTokenError (`invalid_grant`, a log-safe `reason`) or
+   * WorkloadIssuerUnavailableError (503).
+   *
+   * `consume: false` lets the exchange look for a matching grant first and burn the token only
+   * when it is about to answer with one (`consume(verified)`), so a job whose token matches no
+   * grant can still use that token to ask for approval (`login --oidc`).
    */
-  verify(token: string): Promise<VerifiedWorkload>;
+  verify(token: string, options?: { consume?: boolean }): Promise<VerifiedWorkload>;
+  /** Record a verified token as used; rejects with WorkloadTokenError `replayed` if it was. */
+  consume(verified: VerifiedWorkload): Promise<void>;
 }
 
 /** HMAC-SHA256 in base64url under `key`: the `digest` most callers want. */
@@ -124,7 +133,10 @@ export function createWorkloadVerifier(deps: WorkloadVerifierDeps): WorkloadVeri
     );
   }
 
-  async function verify(token: string): Promise<VerifiedWorkload> {
+  async function verify(
+    token: string,
+    options: { consume?: boolean } = {},
+  ): Promise<VerifiedWorkload> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw refuse('malformed', 'The subject_token is missing or too long.', FRESH_HINT);
     }
@@ -188,26 +200,6 @@ export function createWorkloadVerifier(deps: WorkloadVerifierDeps): WorkloadVeri
         issuer.name,
       );
     }
-    const issuedAt = payload.iat as number;
-    const expiresAt = payload.exp as number;
-
-    // Refused after maxTokenAge anyway, so the record never needs to outlive that bound.
-    const validUntil = Math.min(expiresAt, issuedAt + policy.maxTokenAgeSeconds);
-    const ttlMs = Math.max(1000, (validUntil + CLOCK_SKEW_SECONDS) * 1000 - now());
-    const first = await deps.store.setIfAbsent(
-      jtiStoreKey(deps.digest, issuer.issuer, jti),
-      '1',
-      ttlMs,
-    );
-    if (!first) {
-      throw refuse(
-        'replayed',
-        'This ID token was already used; each one is accepted once.',
-        FRESH_HINT,
-        issuer.name,
-      );
-    }
-
     const facts: VerifiedWorkload['facts'] = {};
     for (const claim of WORKLOAD_FACT_CLAIMS) {
       const value = payload[claim];
@@ -215,18 +207,36 @@ export function createWorkloadVerifier(deps: WorkloadVerifierDeps): WorkloadVeri
         facts[claim] = safeText(String(value), MAX_FACT_LENGTH);
       }
     }
-    return {
+    const verified: VerifiedWorkload = {
       issuerName: issuer.name,
       issuer: issuer.issuer,
       audience: issuer.audience,
       sub,
-      issuedAt,
-      expiresAt,
+      jti,
+      issuedAt: payload.iat as number,
+      expiresAt: payload.exp as number,
       facts,
     };
+    if (options.consume !== false) await consume(verified);
+    return verified;
   }
 
-  return { enabled: policy.issuers.length > 0, issuers: policy.issuers, verify };
+  async function consume(verified: VerifiedWorkload): Promise<void> {
+    // Refused after maxTokenAge anyway, so the record never needs to outlive that bound.
+    const validUntil = Math.min(verified.expiresAt, verified.issuedAt + policy.maxTokenAgeSeconds);
+    const ttlMs = Math.max(1000, (validUntil + CLOCK_SKEW_SECONDS) * 1000 - now());
+    const key = jtiStoreKey(deps.digest, verified.issuer, verified.jti);
+    if (!(await deps.store.setIfAbsent(key, '1', ttlMs))) {
+      throw refuse(
+        'replayed',
+        'This ID token was already used; each one is accepted once.',
+        FRESH_HINT,
+        verified.issuerName,
+      );
+    }
+  }
+
+  return { enabled: policy.issuers.length > 0, issuers: policy.issuers, verify, consume };
 }
 
 /** Control characters out, length bounded: claim values end up in pages and log lines. */

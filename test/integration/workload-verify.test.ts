@@ -139,6 +139,20 @@ describe('workload ID-token verification', () => {
     await refused(verifier.verify(token), 'replayed', token);
   });
 
+  test('consume: false verifies without burning; consume() then burns it exactly once', async () => {
+    const token = await github.mintGithub();
+    const first = await verifier.verify(token, { consume: false });
+    const again = await verifier.verify(token, { consume: false });
+    assert.equal(again.sub, first.sub, 'still unused');
+    const results = await Promise.allSettled([verifier.consume(first), verifier.consume(again)]);
+    assert.deepEqual(
+      results.map((r) => r.status).sort(),
+      ['fulfilled', 'rejected'],
+      'of two concurrent consumers exactly one wins',
+    );
+    await refused(verifier.verify(token), 'replayed', token);
+  });
+
   test('a replay is refused by another verifier sharing the store (another replica)', async () => {
     const token = await github.mintGithub();
     await verifier.verify(token);
