@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'ci', 'github', 'webex-token-action.sh');
+const SCRIPT_TEXT = fs.readFileSync(SCRIPT, 'utf8');
 
 /** Stands in for /cli/webex-token.js: logs its call, exits as told, writes a token response. */
 const FAKE_CLI = `
@@ -207,6 +208,20 @@ describe('the GitHub Action script', () => {
     } finally {
       published = crypto.createHash('sha256').update(FAKE_CLI).digest('hex');
     }
+  });
+
+  test('action.yml hands every input to the script through the environment, never inline', () => {
+    const yml = fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8');
+    const inputsBlock = /^inputs:\n([\s\S]*?)^\S/m.exec(yml)?.[1] ?? '';
+    const inputs = [...inputsBlock.matchAll(/^ {2}([a-z-]+):$/gm)].map((m) => m[1] as string);
+    assert.ok(inputs.includes('server') && inputs.includes('format'), inputs.join(' '));
+    for (const name of inputs.filter((n) => n !== 'node-version')) {
+      const env = `INPUT_${name.toUpperCase().replace(/-/g, '_')}`;
+      assert.ok(yml.includes(`${env}: \${{ inputs.${name} }}`), `${name} reaches ${env}`);
+      assert.ok(SCRIPT_TEXT.includes(env), `the script reads ${env}`);
+    }
+    const run = /run: (.*)$/m.exec(yml)?.[1] ?? '';
+    assert.equal(run.includes('${{'), false, 'no expression is expanded into the shell');
   });
 
   test('bad inputs are refused before any download: plain http off loopback, unknown format', async () => {

@@ -46,6 +46,8 @@ export interface TestIssuer {
   readonly hits: { discovery: number; jwks: number; other: number };
   /** While set, every request answers this status. */
   failWith: number | undefined;
+  /** Fields merged over the discovery document (e.g. another `issuer`). */
+  discovery: Record<string, unknown>;
   mint(options?: MintOptions): Promise<string>;
   /** GitHub Actions' claim set for `repo:OWNER/REPO:ref:refs/heads/BRANCH`. */
   mintGithub(
@@ -98,6 +100,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
           subject_types_supported: ['public'],
           response_types_supported: ['id_token'],
           id_token_signing_alg_values_supported: [alg],
+          ...issuer.discovery,
         }),
       );
     } else if (path === '/.well-known/jwks') {
@@ -142,6 +145,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
     },
     hits,
     failWith: undefined,
+    discovery: {},
     mint: (opts = {}) => sign({ ...baseClaims(), sub: 'custom-subject' }, opts),
     mintGithub: (opts = {}) => {
       const repository = opts.repository ?? 'octo-org/octo-repo';

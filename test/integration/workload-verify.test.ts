@@ -94,6 +94,7 @@ describe('workload ID-token verification', () => {
     clockMs = Date.now();
     fetched = [];
     github.failWith = undefined;
+    github.discovery = {};
     verifier = build();
   });
 
@@ -309,6 +310,17 @@ describe('workload ID-token verification', () => {
     });
     github.failWith = undefined;
     assert.equal((await verifier.verify(token)).issuerName, 'github', 'the token is still usable');
+  });
+
+  test('a discovery document that names another issuer is not trusted for keys', async () => {
+    github.discovery = { issuer: 'https://token.actions.githubusercontent.com' };
+    const token = await github.mintGithub();
+    await assert.rejects(verifier.verify(token), WorkloadIssuerUnavailableError);
+    assert.equal(
+      fetched.some((u) => u.endsWith('/.well-known/jwks')),
+      false,
+      'its jwks_uri is never fetched',
+    );
   });
 
   test('only configured algorithms are accepted: an ES256 issuer fails an RS256-only policy', async () => {
