@@ -50,6 +50,8 @@ export class IssuerKeys {
   private jwksUri: string | undefined;
   private lookup: KeyLookup | undefined;
   private fetchedAt = -Infinity;
+  /** Last fetch attempt, successful or not: the cooldown counts from here. */
+  private attemptedAt = -Infinity;
   private inflight: Promise<void> | undefined;
 
   constructor(
@@ -63,14 +65,14 @@ export class IssuerKeys {
    * WorkloadIssuerUnavailableError when no key set could be fetched at all.
    */
   async keyFor(header: JWTHeaderParameters): Promise<KeyLike> {
-    const age = this.options.now() - this.fetchedAt;
-    if (!this.lookup || age >= this.options.maxAgeMs) await this.refresh(!this.lookup);
+    const { now, maxAgeMs, cooldownMs } = this.options;
+    const stale = now() - this.fetchedAt >= maxAgeMs && now() - this.attemptedAt >= cooldownMs;
+    if (!this.lookup || stale) await this.refresh();
     try {
       return await this.current()(header);
     } catch (err) {
-      if (!isNoMatchingKey(err)) throw err;
-      if (this.options.now() - this.fetchedAt < this.options.cooldownMs) throw err;
-      await this.refresh(false);
+      if (!isNoMatchingKey(err) || now() - this.attemptedAt < cooldownMs) throw err;
+      await this.refresh();
       return await this.current()(header);
     }
   }
@@ -81,12 +83,11 @@ export class IssuerKeys {
   }
 
   /** One fetch at a time; a failed refresh keeps the previous key set when there is one. */
-  private refresh(required: boolean): Promise<void> {
+  private refresh(): Promise<void> {
     this.inflight ??= this.load()
       .catch((err: unknown) => {
         // Stale keys beat no keys: a rotation still fails closed (unknown kid), an outage does not.
-        if (required || !this.lookup)
-          throw new WorkloadIssuerUnavailableError(this.issuer.name, err);
+        if (!this.lookup) throw new WorkloadIssuerUnavailableError(this.issuer.name, err);
       })
       .finally(() => {
         this.inflight = undefined;
@@ -95,6 +96,7 @@ export class IssuerKeys {
   }
 
   private async load(): Promise<void> {
+    this.attemptedAt = this.options.now();
     this.jwksUri ??= await this.discover();
     const jwks = await this.getJson(this.jwksUri);
     const keys = (jwks as { keys?: unknown }).keys;

@@ -312,6 +312,17 @@ describe('workload ID-token verification', () => {
     assert.equal((await verifier.verify(token)).issuerName, 'github', 'the token is still usable');
   });
 
+  test('an outage after keys were fetched: cached keys keep serving, retried once per cooldown', async () => {
+    await verifier.verify(await github.mintGithub());
+    github.failWith = 503;
+    clockMs += 11 * 60_000; // past the JWKS cache lifetime
+    const jwksBefore = github.hits.jwks;
+    assert.equal((await verifier.verify(await github.mintGithub())).issuerName, 'github');
+    assert.equal(github.hits.jwks, jwksBefore + 1, 'one refresh attempt');
+    assert.equal((await verifier.verify(await github.mintGithub())).issuerName, 'github');
+    assert.equal(github.hits.jwks, jwksBefore + 1, 'no second attempt inside the cooldown');
+  });
+
   test('a discovery document that names another issuer is not trusted for keys', async () => {
     github.discovery = { issuer: 'https://token.actions.githubusercontent.com' };
     const token = await github.mintGithub();
