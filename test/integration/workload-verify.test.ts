@@ -210,6 +210,12 @@ describe('workload ID-token verification', () => {
     await refused(verifier.verify(token), 'not_yet_valid', token);
   });
 
+  test('a token claiming to be issued in the future (beyond the skew) is refused', async () => {
+    const t = seconds();
+    const token = await github.mintGithub({ claims: { iat: t + 120, nbf: t - 10, exp: t + 600 } });
+    await refused(verifier.verify(token), 'not_yet_valid', token);
+  });
+
   test('a token issued too long ago (iat beyond the maximum age) is refused though not expired', async () => {
     const t = seconds();
     const token = await github.mintGithub({
