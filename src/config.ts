@@ -6,6 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
 import { parseScopeList } from './webex/scopes';
+import {
+  DEFAULT_WORKLOAD_ALGORITHMS,
+  parseWorkloadAlgorithms,
+  parseWorkloadIssuers,
+  type WorkloadPolicy,
+} from './workload/issuers';
 
 type Validator = (value: unknown) => void;
 
@@ -153,6 +159,16 @@ const isClientList: Validator = (value) => {
       throw new Error(`client "${c.id}": "scopes" must be an array of scope strings`);
     }
   }
+};
+
+/** Shape only: the audience default (PUBLIC_URL) is filled in by resolve(). */
+const isWorkloadIssuers: Validator = (value) => {
+  parseWorkloadIssuers(value, 'placeholder-audience');
+};
+
+const isWorkloadAlgorithms: Validator = (value) => {
+  if (typeof value !== 'string') throw new Error('must be a space-separated list of algorithms');
+  parseWorkloadAlgorithms(value);
 };
 
 function safeJson(text: string): unknown {
@@ -427,6 +443,24 @@ export const configSchema = {
     default: 25,
     env: 'SHUTDOWN_GRACE_SECONDS',
   },
+  workloadIssuers: {
+    doc: 'OIDC issuers of CI jobs whose ID tokens are trusted: JSON array of "github", "gitlab" or {"name","issuer","audience"} (audience default PUBLIC_URL). Empty: off.',
+    format: isWorkloadIssuers,
+    default: '',
+    env: 'WORKLOAD_ISSUERS',
+  },
+  workloadAlgorithms: {
+    doc: 'Signature algorithms accepted on CI ID tokens (asymmetric only: RS*, PS*, ES*, EdDSA).',
+    format: isWorkloadAlgorithms,
+    default: DEFAULT_WORKLOAD_ALGORITHMS,
+    env: 'WORKLOAD_ALGORITHMS',
+  },
+  workloadMaxTokenAgeSeconds: {
+    doc: 'Oldest CI ID token accepted, in seconds since it was issued (iat).',
+    format: isPositiveInt(86_400),
+    default: 900,
+    env: 'WORKLOAD_MAX_TOKEN_AGE_SECONDS',
+  },
   configFile: {
     doc: 'Comma-separated JSON config files (relative paths resolve under config/).',
     format: isString,
@@ -478,6 +512,8 @@ export interface AppConfig {
   };
   bodyLimitBytes: number;
   shutdownGraceSeconds: number;
+  /** CI workload identity; `issuers` empty means the feature is off. */
+  workload: WorkloadPolicy;
 }
 
 /** Thrown for any configuration problem; the message is one line for the operator. */
@@ -663,6 +699,11 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     },
     bodyLimitBytes: get('bodyLimitBytes') as number,
     shutdownGraceSeconds: get('shutdownGraceSeconds') as number,
+    workload: {
+      issuers: parseWorkloadIssuers(get('workloadIssuers'), publicUrl),
+      algorithms: parseWorkloadAlgorithms(get('workloadAlgorithms') as string),
+      maxTokenAgeSeconds: get('workloadMaxTokenAgeSeconds') as number,
+    },
   };
 }
 

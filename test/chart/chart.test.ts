@@ -543,3 +543,21 @@ test('bad values fail at render time with a message naming the value', () => {
   assert.equal(noHost.ok, false);
   assert.match(noHost.stderr, /hosts/);
 });
+
+test('workload issuers: a values list becomes WORKLOAD_ISSUERS JSON; unset leaves the feature off', () => {
+  assert.equal(containerEnv(render(FIXED)).has('WORKLOAD_ISSUERS'), false);
+  const prod = cases.find((c) => c.name === 'ci/production-values.yaml');
+  assert.ok(prod);
+  const env = containerEnv(render(prod.args), prod.placeholders);
+  const config = loadConfig(Object.fromEntries(env), { configDir: path.join(ROOT, 'config') });
+  assert.deepEqual(
+    config.workload.issuers.map((i) => [i.name, i.issuer, i.audience]),
+    [
+      ['github', 'https://token.actions.githubusercontent.com', config.publicUrl],
+      ['gitlab', 'https://gitlab.example.com', config.publicUrl],
+    ],
+  );
+  const bad = helmTemplate([...FIXED, '--set', 'config.workloadIssuers[0]=bitbucket']);
+  assert.equal(bad.ok, false);
+  assert.match(bad.stderr, /workloadIssuers/);
+});
