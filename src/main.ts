@@ -10,6 +10,7 @@ import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
 import { HandoffWaiters } from './flows/device';
+import { installLastResort } from './last-resort';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { Sandbox } from './sandbox/sandbox';
@@ -23,6 +24,7 @@ export interface RunningService {
   server: http.Server;
   config: AppConfig;
   store: Store;
+  logger: Logger;
   /** Graceful stop: the SIGTERM path, callable from tests. */
   shutdown: () => Promise<void>;
 }
@@ -131,7 +133,7 @@ export async function startService(
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
     })());
 
-  return { server, config, store, shutdown };
+  return { server, config, store, logger, shutdown };
 }
 
 /** A second listener that serves only /metrics, for scrapers inside the cluster. */
@@ -162,6 +164,13 @@ function hasPrettyPrinter(): boolean {
 if (require.main === module) {
   startService(process.env)
     .then((service) => {
+      installLastResort({
+        proc: process,
+        logger: service.logger,
+        shutdown: service.shutdown,
+        exit: (code) => process.exit(code),
+        hardStopMs: (service.config.shutdownGraceSeconds + 5) * 1000,
+      });
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           service.shutdown().then(
