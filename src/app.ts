@@ -12,6 +12,7 @@ import { RateLimiter } from './flows/rate-limit';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { errorHandler } from './middleware/error-handler';
+import { canonicalHost } from './middleware/canonical-host';
 import { formBody } from './middleware/form-body';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
@@ -72,6 +73,12 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
   app.use(errorHandler({ logger, views, metrics }));
+  // The callback too, when Webex sends the browser back to PUBLIC_URL's own origin (as usual).
+  const callback = new URL(config.redirectUri);
+  const samePlace = callback.origin === new URL(config.publicUrl).origin;
+  app.use(
+    canonicalHost(config, ['/', '/start', '/device', ...(samePlace ? [callback.pathname] : [])]),
+  );
   app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
   app.use(readForm);
