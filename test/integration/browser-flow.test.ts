@@ -115,6 +115,8 @@ describe('browser flow, dynamic mode', () => {
     assert.equal(page.status, 400);
     assert.match(page.body, /Scopes not available/);
     assert.match(page.body, /spark:all is never issued/);
+    // Issue 13: explained once, not "spark:all spark:all is never issued".
+    assert.equal(page.body.split('spark:all').length - 1, 1, 'spark:all is named once');
     assert.match(page.body, /bogus is not a Webex scope name/);
     assert.match(page.body, /spark-admin:made_up is not a scope this service knows/);
     assert.equal(page.location, null);
