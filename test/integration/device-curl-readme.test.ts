@@ -69,26 +69,38 @@ async function until<T>(
   }
 }
 
+/** The real `date`, for everything but the script's clock readings. */
+const REAL_SLEEP = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p)) ?? 'sleep';
+const REAL_DATE = ['/usr/bin/date', '/bin/date'].find((p) => fs.existsSync(p)) ?? 'date';
+
 /**
- * A `sleep` for the script's PATH: it appends its argument to `sleeps` and returns once the
- * file `release-N` exists (N counts the calls from 1), which the test creates.
+ * The script's clock, on its PATH: `sleep` appends its argument to `sleeps` and returns once the
+ * file `release-N` exists (N counts the calls from 1), which the test creates; `date +%s` reads
+ * the time from the file `now`, which the test sets. Everything else goes to the real `date`.
  */
-function controlledSleep(dir: string): {
-  bin: string;
-  requested: () => string[];
-  release: (n: number) => void;
-} {
+function controlledClock(dir: string) {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   const log = path.join(dir, 'sleeps');
+  const now = path.join(dir, 'now');
   fs.writeFileSync(log, '');
+  fs.writeFileSync(now, '1000\n');
   fs.writeFileSync(
     path.join(bin, 'sleep'),
     [
       '#!/bin/sh',
       `echo "$1" >> '${log}'`,
       `n=$(wc -l < '${log}' | tr -d ' ')`,
-      `while [ ! -e '${dir}/release-'"$n" ]; do /bin/sleep 0.02; done`,
+      `while [ ! -e '${dir}/release-'"$n" ]; do ${REAL_SLEEP} 0.02; done`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(
+    path.join(bin, 'date'),
+    [
+      '#!/bin/sh',
+      `if [ "$1" = "+%s" ]; then cat '${now}'; else exec ${REAL_DATE} "$@"; fi`,
       '',
     ].join('\n'),
     { mode: 0o755 },
@@ -96,7 +108,8 @@ function controlledSleep(dir: string): {
   return {
     bin,
     requested: () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean),
-    release: (n) => fs.writeFileSync(path.join(dir, `release-${n}`), ''),
+    release: (n: number) => fs.writeFileSync(path.join(dir, `release-${n}`), ''),
+    set: (seconds: number) => fs.writeFileSync(now, `${seconds}\n`),
   };
 }
 
@@ -129,7 +142,7 @@ test('the README curl handoff runs as written: pending, slow_down, wait, tokens,
     (await srv.metrics.tokenEndpointErrors.get()).values.find((v) => v.labels.error === error)
       ?.value ?? 0;
 
-  const clock = controlledSleep(dir);
+  const clock = controlledClock(dir);
   const proc = run('bash', [script], {
     cwd: dir,
     env: {
@@ -161,6 +174,9 @@ test('the README curl handoff runs as written: pending, slow_down, wait, tokens,
 
     // Step 2: the first poll waits (wait=25, capped at 3 s here) and then gets authorization_pending.
     await until(() => srv.waiters.size === 1, 'the first poll to wait', 10_000, diag);
+    // On the script's clock, that poll is held for 3 s: longer than the interval, so the
+    // script polls again at once (no sleep).
+    clock.set(1003);
     // Another poller on the same handoff shut the poll gate: the script's next poll comes right
     // after the held one (it waited longer than the interval) and gets slow_down. The gate stays
     // shut until the test opens it, however slow this machine is.
@@ -185,7 +201,8 @@ test('the README curl handoff runs as written: pending, slow_down, wait, tokens,
       );
       assert.deepEqual(clock.requested(), [], 'no sleep after the held poll');
 
-      // The script now sleeps for the grown interval (1 + 5 s): the only sleep it asks for.
+      // The script now sleeps for the grown interval (1 + 5 s; its clock did not move during
+      // the slow_down poll): the only sleep it asks for.
       const asked = await until(
         () => clock.requested()[0],
         'the sleep after slow_down',
