@@ -131,6 +131,7 @@ test('handoff: a wrong code is refused on the same page, with an alert', async (
   ]);
   assert.equal(response.status(), 400);
   assert.match((await page.getByRole('alert').textContent()) ?? '', /That code is not valid/);
-  assert.equal(await page.locator('#user_code').inputValue(), '');
+  // Issue 13: what was typed stays, to be corrected rather than typed again.
+  assert.equal(await page.locator('#user_code').inputValue(), 'bbbb-bbbb');
   await context.close();
 });
