@@ -56,17 +56,22 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
   });
 }
 
-export type StateProblem = 'missing' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired';
+export type StateProblem = 'missing' | 'used' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired';
 
 const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
   missing: {
     message: 'This page was opened without the sign-in details Webex normally sends back.',
     hint: 'Start again from the home page rather than opening this address directly.',
   },
+  used: {
+    message:
+      'This page was already used. Each sign-in finishes once, and its tokens are shown once and never stored, so reloading the page cannot show them again.',
+    hint: 'If you still need tokens, start a new sign-in from the home page.',
+  },
   no_cookie: {
     message:
-      'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it.',
-    hint: 'Allow cookies for this site (they are only used during sign-in), then start again.',
+      'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it. Most often the sign-in was started at another address for this service than the one Webex sent you back to (such as 127.0.0.1 instead of localhost), or in another browser or a private window; blocked cookies do the same.',
+    hint: 'Open this service at its own address in this browser, allow cookies for it (they are only used during sign-in), then start again.',
   },
   mismatch: {
     message:
@@ -86,10 +91,18 @@ const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
 };
 
 export class StateError extends HttpError {
-  constructor(readonly problem: StateProblem) {
+  /** `publicUrl` names the service's own address in the no_cookie hint. */
+  constructor(
+    readonly problem: StateProblem,
+    publicUrl?: string,
+  ) {
+    const hint =
+      problem === 'no_cookie' && publicUrl
+        ? `Open ${publicUrl} in this browser (that exact address), allow cookies for it (they are only used during sign-in), then start again.`
+        : STATE_TEXT[problem].hint;
     super(400, `state_${problem}`, STATE_TEXT[problem].message, {
       title: 'This sign-in cannot be finished',
-      hint: STATE_TEXT[problem].hint,
+      hint,
     });
   }
 }
@@ -136,6 +149,8 @@ export interface CallbackInput {
   code?: string;
   error?: string;
   browserId?: string;
+  /** The page put `used=1` in place of code and state after showing them (public/app.js). */
+  used?: boolean;
 }
 
 export type CallbackResult =
@@ -156,7 +171,7 @@ export async function completeAuthorization(
   deps: FlowDeps,
   input: CallbackInput,
 ): Promise<CallbackResult> {
-  if (!input.state) throw new StateError('missing');
+  if (!input.state) throw new StateError(input.used ? 'used' : 'missing');
   const stateHash = hashSecret(input.state);
   const raw = await deps.store.take(flowKey(stateHash));
   if (raw === null) {
@@ -165,7 +180,7 @@ export async function completeAuthorization(
   }
   await deps.store.set(spentKey(stateHash), '1', deps.config.flowTtlSeconds * 1000);
   const record = JSON.parse(raw) as FlowRecord;
-  if (!input.browserId) throw new StateError('no_cookie');
+  if (!input.browserId) throw new StateError('no_cookie', deps.config.publicUrl);
   if (!safeEqual(hashSecret(input.browserId), record.binding)) throw new StateError('mismatch');
 
   const outcome = (o: string) => deps.metrics.flowsCompleted.inc({ kind: record.kind, outcome: o });

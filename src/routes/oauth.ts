@@ -25,6 +25,7 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
       code: str(q.code),
       error: str(q.error),
       browserId: readBrowserId(ctx, deps.config),
+      used: q.used === '1',
     });
 
     if (result.kind === 'browser') {

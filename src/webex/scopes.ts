@@ -260,9 +260,11 @@ export function checkRequestedScopes(requested: string, allowed: readonly string
   for (const scope of raw.slice(0, 200)) {
     if (ok.includes(scope) || problems.some((p) => p.scope === scope)) continue;
     if (FORBIDDEN_SCOPES.has(scope)) {
+      // The scope name comes first in every rendering of a problem: the reason must not repeat it.
       problems.push({
         scope,
-        reason: 'spark:all is never issued by this service: pick the specific scopes you need',
+        reason:
+          'is never issued by this service (it would grant everything the signer can do): pick the specific scopes you need',
       });
     } else if (!SCOPE_SYNTAX.test(scope)) {
       problems.push({ scope, reason: 'is not a Webex scope name (expected prefix:name)' });

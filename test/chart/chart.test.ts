@@ -2,10 +2,11 @@
  * Helm chart tests: render helm/webex-scoped-tokens with the pinned helm in .bin/ and check
  * what the cluster would run against what the app really understands.
  *
- * Needs .bin/helm and .bin/kubevalidate: `bash scripts/ci-helm.sh` builds both (pinned, cached).
+ * Needs .bin/helm and .bin/kubevalidate: the `before` hook runs scripts/build-tools.sh, which
+ * builds both with Go (pinned; cached in .bin/, so only a first run on a cold Go cache is slow).
  * Run: node --import tsx --test test/chart/chart.test.ts
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -107,19 +108,25 @@ interface Ingress extends K8sObject {
 
 // ---- rendering -----------------------------------------------------------------------------
 
-function requireTools(): void {
-  for (const tool of [HELM, KUBEVALIDATE]) {
-    if (!fs.existsSync(tool)) {
-      assert.fail(
-        `${path.relative(ROOT, tool)} is missing: run "bash scripts/ci-helm.sh" first ` +
-          '(it builds the pinned helm and the kubevalidate tool into .bin/)',
-      );
-    }
-  }
-}
+/** Builds (or finds cached) the pinned helm and kubevalidate; a cold Go cache takes minutes. */
+before(
+  () => {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-tools.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (r.error) throw r.error;
+    assert.equal(
+      r.status,
+      0,
+      `scripts/build-tools.sh could not build helm and kubevalidate:\n${r.stdout}\n${r.stderr}`,
+    );
+    for (const tool of [HELM, KUBEVALIDATE]) assert.ok(fs.existsSync(tool), `${tool} was built`);
+  },
+  { timeout: 30 * 60_000 },
+);
 
 function helmTemplate(args: string[]): { ok: boolean; stdout: string; stderr: string } {
-  requireTools();
   const r = spawnSync(HELM, ['template', 'wst', CHART, '--namespace', 'tokens', ...args], {
     encoding: 'utf8',
   });

@@ -99,7 +99,7 @@ describe('login succeeds in each format', () => {
     assert.match(cli.stdout(), /^SBX_AT_[^\s]+\n$/);
     assert.match(
       cli.stderr(),
-      /^Approve at http:\/\/127\.0\.0\.1:\d+\/device with code [A-Z]{4}-[A-Z]{4} \(expires in 10 min\)\n$/,
+      /^Approve at http:\/\/127\.0\.0\.1:\d+\/device with code ([A-Z]{4}-[A-Z]{4}), or open http:\/\/127\.0\.0\.1:\d+\/device\?user_code=\1 \(expires in 10 min\)\n$/,
     );
   });
 

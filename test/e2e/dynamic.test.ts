@@ -150,8 +150,8 @@ describe('dynamic mode', () => {
     await decideAtSandbox(page, srv, 'accept');
     assert.equal(
       new URL(page.url()).search,
-      '',
-      'the code and state are cleared from the address bar',
+      '?used=1',
+      'the code and state are cleared from the address bar (used=1 makes a reload explain itself)',
     );
     assert.equal(await page.locator('h1').textContent(), 'Your tokens are ready');
     const access = await page.locator('#access-token').inputValue();

@@ -61,8 +61,9 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
     ),
   );
   assert.equal(details.Script, 'webex-token CLI — The bundled webex-token command');
-  assert.match(details['Requested from']!, /^(::ffff:)?127\.0\.0\.1$/);
-  assert.equal(details['User agent'], 'node');
+  assert.match(details['Source address (claimed)']!, /^(::ffff:)?127\.0\.0\.1$/);
+  // Node's fetch sends "node": that names no one, so the page says unknown (issue 13).
+  assert.equal(details['User agent (claimed)'], 'unknown');
   assert.match(details['Asked at']!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   assert.match(details.Expires!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   assert.equal(details.Code, userCode);
@@ -140,6 +141,7 @@ test('handoff: a wrong code is refused on the same page, with an alert', async (
   ]);
   assert.equal(response.status(), 400);
   assert.match((await page.getByRole('alert').textContent()) ?? '', /That code is not valid/);
-  assert.equal(await page.locator('#user_code').inputValue(), '');
+  // Issue 13: what was typed stays, to be corrected rather than typed again.
+  assert.equal(await page.locator('#user_code').inputValue(), 'bbbb-bbbb');
   await context.close();
 });

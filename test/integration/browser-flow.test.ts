@@ -115,6 +115,8 @@ describe('browser flow, dynamic mode', () => {
     assert.equal(page.status, 400);
     assert.match(page.body, /Scopes not available/);
     assert.match(page.body, /spark:all is never issued/);
+    // Issue 13: explained once, not "spark:all spark:all is never issued".
+    assert.equal(page.body.split('spark:all').length - 1, 1, 'spark:all is named once');
     assert.match(page.body, /bogus is not a Webex scope name/);
     assert.match(page.body, /spark-admin:made_up is not a scope this service knows/);
     assert.equal(page.location, null);
@@ -197,7 +199,25 @@ describe('browser flow, dynamic mode', () => {
       const before = srv.sandbox.calls.token;
       const page = await callback(srv, browser, state);
       assert.equal(page.status, 400);
-      assert.match(page.body, /Allow cookies/);
+      // Issue 13: the likely causes are named, not only "allow cookies".
+      assert.match(page.body, /another address for this service/);
+      assert.match(page.body, /127\.0\.0\.1 instead of localhost/);
+      assert.match(page.body, /another browser or a private window/);
+      assert.ok(page.body.includes(`Open ${srv.url} in this browser`), 'names the right address');
+      assert.match(page.body, /allow cookies for it/);
+      assert.equal(srv.sandbox.calls.token, before);
+    });
+
+    test('reloading the tokens page (the page left used=1 in the address) says it was already used', async () => {
+      const browser = new CookieBrowser();
+      const first = await decideAtSandbox(browser, await start(srv, browser), 'accept');
+      assert.equal(first.status, 200);
+      const before = srv.sandbox.calls.token;
+      const reload = await browser.get(`${srv.url}/oauth?used=1`);
+      assert.equal(reload.status, 400);
+      assert.match(reload.body, /This page was already used/);
+      assert.doesNotMatch(reload.body, /without the sign-in details/);
+      assert.match(reload.body, /state_used/);
       assert.equal(srv.sandbox.calls.token, before);
     });
 
