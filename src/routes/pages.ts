@@ -4,7 +4,13 @@ import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
 import { ensureBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
-import { checkRequestedScopes, describeScope, groupScopes, presetsFor } from '../webex/scopes';
+import {
+  checkRequestedScopes,
+  describeScope,
+  groupScopes,
+  identityScopeFor,
+  presetsFor,
+} from '../webex/scopes';
 
 /** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
 export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
@@ -16,7 +22,10 @@ export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
 
   router.get('home', '/', (ctx) => {
     if (config.scopesMode === 'static') {
-      ctx.body = views.render('static', { scopes: config.staticScopes.map(describeScope) });
+      ctx.body = views.render('static', {
+        scopes: config.staticScopes.map(describeScope),
+        identityScope: identityScopeFor(config.identityScope, config.staticScopes),
+      });
       return;
     }
     const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
@@ -26,6 +35,7 @@ export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
       presets,
       selected: preset?.scopes ?? [],
       selectedPreset: preset?.id ?? null,
+      identityScope: config.identityScope,
     });
   });
 
