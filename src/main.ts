@@ -18,6 +18,7 @@ import { RedisStore } from './store/redis';
 import type { Store } from './store/store';
 import { metricsRouter } from './routes/health';
 import { webexClientFor } from './webex/client';
+import { SCOPE_CATALOG } from './webex/scopes';
 
 export interface RunningService {
   server: http.Server;
@@ -68,9 +69,18 @@ export async function startService(
   }
 
   const metrics = createMetrics();
-  const webex = webexClientFor(config, metrics);
+  const webex = webexClientFor(config, metrics, logger);
   const sandbox = config.sandbox
-    ? new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret })
+    ? new Sandbox({
+        clientId: config.clientId,
+        clientSecret: config.clientSecret,
+        // The simulated integration has every scope this service may ask for ticked.
+        registeredScopes: [
+          ...SCOPE_CATALOG.map((s) => s.scope),
+          ...config.allowedScopes,
+          ...config.staticScopes,
+        ],
+      })
     : undefined;
   if (sandbox) {
     logger.warn(

@@ -320,12 +320,12 @@ function orgRefusal(deps: FlowDeps, person: WebexPerson | null): HttpError | nul
     'org_not_allowed',
     person?.orgId
       ? 'You signed in with an account of a Webex organization this service does not serve. The tokens were discarded.'
-      : 'This service only serves specific Webex organizations, and Webex did not tell us which organization you belong to (the granted scopes may not include reading your profile). The tokens were discarded.',
+      : 'This service only serves specific Webex organizations, and Webex did not tell us which organization you belong to (reading your profile failed). The tokens were discarded.',
     {
       title: 'Organization not allowed',
       hint: person?.orgId
         ? 'Sign in with an account of an allowed organization, or ask the operators to add yours to ALLOWED_ORG_IDS.'
-        : 'Include spark:people_read (or spark-admin:people_read) in the scopes and try again.',
+        : 'Start again in a minute; if it keeps happening, the operators should check that spark:people_read is ticked on the integration.',
     },
   );
 }

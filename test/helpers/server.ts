@@ -133,7 +133,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const store: Store = config.redis ? new RedisStore({ ...config.redis }) : new MemoryStore();
   if (store instanceof RedisStore) await store.waitUntilReady(3000);
   const metrics = createMetrics({ defaultMetrics: false });
-  const webex = webexClientFor(config, metrics);
+  const webex = webexClientFor(config, metrics, logger);
   const waiters = new HandoffWaiters({ store });
   const keys = config.encryptionKeys.length
     ? config.encryptionKeys
