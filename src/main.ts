@@ -136,6 +136,7 @@ export async function startService(
       await Promise.race([closed, grace]);
       server.closeAllConnections();
       await store.close();
+      await webex.close();
       logger.info({ event: 'stopped' }, 'stopped');
       // Log lines are written asynchronously: hand the last ones over before the process exits.
       await new Promise<void>((resolve) => logger.flush(() => resolve()));

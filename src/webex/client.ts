@@ -62,6 +62,11 @@ export class WebexClient {
         : fetch);
   }
 
+  /** Closes the proxy agent's connections, if there is one (shutdown). */
+  async close(): Promise<void> {
+    await this.options.dispatcher?.close();
+  }
+
   /** Where to send the browser: the authorize request with PKCE S256. */
   authorizeUrl(params: {
     scopes: readonly string[];

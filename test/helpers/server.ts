@@ -163,6 +163,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     async close() {
       waiters.releaseAll();
       await closeServer(server);
+      await webex.close();
       await store.close();
       if (config.redis && !opts.redisPrefix)
         await dumpPrefix(config.redis.url, config.redis.prefix, { remove: true });
