@@ -327,7 +327,9 @@ describe('errors on the redirect', () => {
     assert.match(shown, /not entitled to them/);
     assert.match(shown, /not enabled on this service's Webex integration/);
     assert.doesNotMatch(shown, /The requested scope is invalid/, 'Webex text stays in the log');
-    const logged = events(srv).findLast((e) => e.event === 'webex_redirect_error');
+    const logged = events(srv)
+      .reverse()
+      .find((e) => e.event === 'webex_redirect_error');
     assert.match(String(logged?.description), /spark-admin:devices_read/);
   });
 });
