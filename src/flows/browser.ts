@@ -100,7 +100,7 @@ export class StateError extends HttpError {
 }
 
 /** Explanations for errors Webex sends back on the redirect. Webex's own text is never shown. */
-export function webexRedirectError(code: string): HttpError {
+export function webexRedirectError(code: string, opts: { verified?: boolean } = {}): HttpError {
   if (code === 'access_denied') {
     return new HttpError(
       403,
@@ -124,8 +124,9 @@ export function webexRedirectError(code: string): HttpError {
     );
   }
   const safe = /^[a-z_]{1,40}$/.test(code) ? code : 'unknown';
+  // Without a verified state anyone can craft this address, so it is not blamed on Webex (5xx).
   return new HttpError(
-    502,
+    opts.verified === false ? 400 : 502,
     'webex_error',
     `Webex did not complete the sign-in and returned the error code "${safe}".`,
     {
@@ -195,7 +196,7 @@ export async function completeAuthorization(
         'no usable sign-in state came with the error; explaining the error alone',
       );
       deps.metrics.flowsCompleted.inc({ kind: 'unknown', outcome: 'webex_error_no_state' });
-      throw webexRedirectError(input.error);
+      throw webexRedirectError(input.error, { verified: false });
     }
   }
   return verifiedCallback(deps, input);
