@@ -137,6 +137,20 @@ export function webexRedirectError(code: string, opts: { verified?: boolean } = 
   );
 }
 
+/**
+ * Webex's error_description, fit for the log. Anyone can put anything in this parameter, so
+ * token-shaped words (long, mixed-case runs) are dropped: the log never holds a secret.
+ */
+function loggableDescription(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  return text
+    .slice(0, 300)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .split(' ')
+    .map((w) => (/^(?=(?:.*[A-Z]){2})(?=.*[a-z0-9])[\w+/=.-]{12,}$/.test(w) ? '[redacted]' : w))
+    .join(' ');
+}
+
 export interface CallbackInput {
   state?: string;
   code?: string;
@@ -182,7 +196,7 @@ export async function completeAuthorization(
       {
         event: 'webex_redirect_error',
         error: /^[a-z_]{1,40}$/.test(input.error) ? input.error : 'unknown',
-        description: input.errorDescription?.slice(0, 300) ?? null,
+        description: loggableDescription(input.errorDescription),
         withState: Boolean(input.state),
       },
       'Webex sent an error back on the redirect',
