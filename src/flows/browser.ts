@@ -7,6 +7,7 @@ import { HttpError, UpstreamError } from '../errors';
 import type { WebexPerson, WebexTokens } from '../webex/client';
 import { canReadPeopleMe, identityScopeFor } from '../webex/scopes';
 import type { FlowDeps } from './context';
+import { rememberScopes } from './refresh-scopes';
 
 /** What the store keeps between /start and /oauth, under the hash of `state`. */
 interface FlowRecord {
@@ -310,6 +311,7 @@ async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<C
   }
 
   outcome('success');
+  await rememberScopes(deps, tokens);
   if (record.kind === 'device' && record.handoff) {
     return { kind: 'device', handoff: record.handoff, tokens, person, granted };
   }

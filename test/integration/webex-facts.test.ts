@@ -93,6 +93,19 @@ describe('identity with only an admin scope picked', () => {
       const tokens = await pollToken(srv.url, { device_code: h.deviceCode });
       assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
       assert.equal(tokens.json.scope, `${ADMIN_ONLY} spark:people_read`);
+      // Webex's refresh answer names no scopes either; the service's does.
+      const refreshed = await fetch(`${srv.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: 'cli',
+          refresh_token: String(tokens.json.refresh_token),
+        }),
+      });
+      assert.equal(refreshed.status, 200);
+      const again = (await refreshed.json()) as Record<string, unknown>;
+      assert.equal(again.scope, `${ADMIN_ONLY} spark:people_read`);
       const approved = events(srv).find((e) => e.event === 'handoff_approved');
       assert.equal(approved?.by, 'ada.admin@sandbox.example');
       assert.equal(approved?.orgId, SANDBOX_ORG_UUID);
