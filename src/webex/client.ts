@@ -344,7 +344,8 @@ function mapTokenError(endpoint: 'token' | 'refresh', status: number, body: unkn
 
 /** The client for a loaded configuration, reporting every call to the latency histogram. */
 export function webexClientFor(
-  config: Pick<AppConfig, 'webex' | 'clientId' | 'clientSecret' | 'redirectUri'>,
+  config: Pick<AppConfig, 'webex' | 'clientId' | 'clientSecret' | 'redirectUri'> &
+    Partial<Pick<AppConfig, 'sandbox'>>,
   metrics: Pick<Metrics, 'webexLatency'>,
   logger?: Pick<Logger, 'warn'>,
 ): WebexClient {
@@ -352,7 +353,9 @@ export function webexClientFor(
   return new WebexClient({
     ...webex,
     ...(logger ? { logger } : {}),
-    ...(proxy.httpsProxy || proxy.httpProxy
+    // With SANDBOX=true Webex is this very process: a proxy set in a developer's shell
+    // would only get in the way.
+    ...((proxy.httpsProxy || proxy.httpProxy) && !config.sandbox
       ? {
           // Explicit values (empty strings included), so the agent never reads the environment
           // itself: config.ts is the only reader of process.env.
