@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import { parseScopeList } from './webex/scopes';
+import { orgUuid } from './webex/org-id';
+import { parseScopeList, replacedScopeReason } from './webex/scopes';
 import {
   DEFAULT_WORKLOAD_ALGORITHMS,
   parseWorkloadAlgorithms,
@@ -250,7 +251,7 @@ export const configSchema = {
     env: 'SCOPES',
   },
   allowedScopes: {
-    doc: 'Space-separated scopes dynamic mode offers (default: the whole built-in catalog).',
+    doc: "Space-separated scopes dynamic mode offers: the integration's ticked scopes (required in production; elsewhere default: the whole catalog).",
     format: isString,
     default: '',
     env: 'ALLOWED_SCOPES',
@@ -272,6 +273,32 @@ export const configSchema = {
     format: isUrl(true),
     default: '',
     env: 'WEBEX_API_URL',
+  },
+  identityScope: {
+    doc: 'Scope added to a sign-in whose picked scopes cannot read people/me, so the service knows who signed in ("none": never add one; then ALLOWED_ORG_IDS must be empty).',
+    format: ['spark:people_read', 'none'],
+    default: 'spark:people_read',
+    env: 'IDENTITY_SCOPE',
+  },
+  httpsProxy: {
+    doc: 'Proxy for https calls to Webex, e.g. http://proxy.example:3128 (https_proxy also read).',
+    format: isUrl(true),
+    default: '',
+    env: 'HTTPS_PROXY',
+    sensitive: true,
+  },
+  httpProxy: {
+    doc: 'Proxy for http calls to Webex, and for https ones when HTTPS_PROXY is unset (http_proxy also read).',
+    format: isUrl(true),
+    default: '',
+    env: 'HTTP_PROXY',
+    sensitive: true,
+  },
+  noProxy: {
+    doc: 'Comma-separated hosts (and .domain suffixes) reached without the proxy (no_proxy also read).',
+    format: isString,
+    default: '',
+    env: 'NO_PROXY',
   },
   webexTimeoutMs: {
     doc: 'Timeout in milliseconds for every call to Webex.',
@@ -364,7 +391,7 @@ export const configSchema = {
     env: 'TRUST_PROXY',
   },
   allowedOrgIds: {
-    doc: 'Space- or comma-separated Webex org IDs allowed to sign in (empty: any org).',
+    doc: "Space- or comma-separated Webex org IDs allowed to sign in, as the UUID Control Hub shows or the API's base64 form (empty: any org).",
     format: isString,
     default: '',
     env: 'ALLOWED_ORG_IDS',
@@ -490,11 +517,21 @@ export interface AppConfig {
   scopesMode: 'dynamic' | 'static';
   staticScopes: string[];
   allowedScopes: string[];
-  webex: { authorizeUrl: string; tokenUrl: string; apiUrl: string; timeoutMs: number };
+  webex: {
+    authorizeUrl: string;
+    tokenUrl: string;
+    apiUrl: string;
+    timeoutMs: number;
+    /** Egress proxy for calls to Webex; empty strings when unset. */
+    proxy: { httpsProxy: string; httpProxy: string; noProxy: string };
+  };
+  /** Added to sign-ins whose scopes cannot read people/me; null: never (IDENTITY_SCOPE=none). */
+  identityScope: string | null;
   sandbox: boolean;
   redis: RedisConfig | null;
   encryptionKeys: Buffer[];
   trustProxy: boolean;
+  /** Allowed orgs as lowercase UUIDs, whichever form the operator wrote. */
   allowedOrgIds: string[];
   logLevel: string;
   flowTtlSeconds: number;
@@ -539,6 +576,11 @@ export function loadConfig(
 ): AppConfig {
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) cleanEnv[k] = v;
+  // Proxy variables are written in either case by convention; the upper-case one wins.
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) {
+    const lower = cleanEnv[name.toLowerCase()];
+    if (cleanEnv[name] === undefined && lower !== undefined) cleanEnv[name] = lower;
+  }
 
   const conf = convict(configSchema as unknown as convict.Schema<Record<string, unknown>>, {
     env: cleanEnv,
@@ -632,6 +674,11 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       (get('webexApiUrl') as string) || (sandbox ? sandboxBase : 'https://webexapis.com/v1')
     ).replace(/\/+$/, ''),
     timeoutMs: get('webexTimeoutMs') as number,
+    proxy: {
+      httpsProxy: get('httpsProxy') as string,
+      httpProxy: get('httpProxy') as string,
+      noProxy: get('noProxy') as string,
+    },
   };
 
   const scopesMode = get('scopesMode') as AppConfig['scopesMode'];
@@ -641,9 +688,34 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       'Invalid configuration: SCOPES must list at least one scope when SCOPES_MODE=static',
     );
   }
-  const allowedScopes = parseConfiguredScopes('ALLOWED_SCOPES', get('allowedScopes') as string, {
+  const rawAllowed = get('allowedScopes') as string;
+  if (production && scopesMode === 'dynamic' && words(rawAllowed).length === 0) {
+    throw new ConfigError(
+      'Invalid configuration: ALLOWED_SCOPES is required in production with SCOPES_MODE=dynamic: copy the scope list ticked on your integration at developer.webex.com (Webex refuses a sign-in that asks for any other scope with invalid_scope)',
+    );
+  }
+  const allowedScopes = parseConfiguredScopes('ALLOWED_SCOPES', rawAllowed, {
     defaultToCatalog: true,
   });
+
+  const identitySetting = get('identityScope') as string;
+  const identityScope = identitySetting === 'none' ? null : identitySetting;
+  const allowedOrgIds = parseOrgIds(get('allowedOrgIds') as string);
+  if (identityScope === null && allowedOrgIds.length > 0) {
+    throw new ConfigError(
+      'Invalid configuration: ALLOWED_ORG_IDS cannot be set with IDENTITY_SCOPE=none: without a people-reading scope the service cannot learn which organization signed in; unset IDENTITY_SCOPE or ALLOWED_ORG_IDS',
+    );
+  }
+  if (
+    production &&
+    scopesMode === 'dynamic' &&
+    identityScope !== null &&
+    !allowedScopes.includes(identityScope)
+  ) {
+    throw new ConfigError(
+      `Invalid configuration: ALLOWED_SCOPES must include ${identityScope}: the service adds it when the picked scopes cannot read who signed in, so tick it on the integration too (or set IDENTITY_SCOPE=none)`,
+    );
+  }
 
   const redisUrl = get('redisUrl') as string;
   const encryptionKeys = words(get('tokenEncryptionKey') as string).map((k) =>
@@ -682,7 +754,8 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     redis: redisUrl ? redisConfig(redisUrl, get) : null,
     encryptionKeys,
     trustProxy: toBoolean(get('trustProxy')),
-    allowedOrgIds: words(get('allowedOrgIds') as string),
+    identityScope,
+    allowedOrgIds,
     logLevel: get('logLevel') as string,
     flowTtlSeconds: get('flowTtlSeconds') as number,
     device: {
@@ -732,6 +805,20 @@ function redisConfig(url: string, get: (key: ConfigKey) => unknown): RedisConfig
   };
 }
 
+function parseOrgIds(value: string): string[] {
+  const ids: string[] = [];
+  for (const word of words(value)) {
+    const uuid = orgUuid(word);
+    if (!uuid) {
+      throw new ConfigError(
+        `Invalid configuration: ALLOWED_ORG_IDS entry "${word.slice(0, 80)}" is not a Webex org id: use the UUID shown in Control Hub (Management > Account) or its base64 API form`,
+      );
+    }
+    if (!ids.includes(uuid)) ids.push(uuid);
+  }
+  return ids;
+}
+
 function parseConfiguredScopes(
   envName: string,
   value: string,
@@ -741,6 +828,14 @@ function parseConfiguredScopes(
   if (result.unknown.length > 0) {
     throw new ConfigError(
       `Invalid configuration: ${envName} has entries that are not usable Webex scopes (expected prefix:name, never spark:all): ${result.unknown.join(' ')}`,
+    );
+  }
+  const replaced = result.scopes
+    .map((scope) => ({ scope, reason: replacedScopeReason(scope) }))
+    .filter((r) => r.reason !== null);
+  if (replaced.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration: ${envName}: ${replaced.map((r) => `${r.scope} ${r.reason}`).join('; ')}`,
     );
   }
   return result.scopes;

@@ -85,19 +85,40 @@ export class UpstreamError extends HttpError {
   override name = 'UpstreamError';
   constructor(
     readonly endpoint: string,
-    readonly reason: 'timeout' | 'unreachable' | 'http_error' | 'bad_response',
+    readonly reason:
+      'timeout' | 'unreachable' | 'http_error' | 'bad_response' | 'rate_limited' | 'unavailable',
     cause?: unknown,
+    /** Seconds Webex asked us to wait (rate_limited, unavailable). */
+    readonly retryAfterSeconds?: number,
   ) {
     const what: Record<typeof reason, string> = {
       timeout: 'Webex did not answer in time.',
       unreachable: 'Webex could not be reached.',
-      http_error: 'Webex answered with a server error.',
+      http_error: 'Webex answered with an error.',
       bad_response: 'Webex sent an answer this service could not understand.',
+      rate_limited:
+        'Webex is receiving too many requests from this service right now (rate limit).',
+      unavailable: 'Webex answered with a server error.',
     };
-    super(reason === 'timeout' ? 504 : 502, 'temporarily_unavailable', what[reason], {
-      title: 'Webex did not complete the sign-in',
-      hint: 'This is usually temporary. Start again in a minute; check https://status.webex.com if it keeps happening.',
+    // RFC 6749 has no rate-limit code: both become temporarily_unavailable, as 429 when Webex
+    // rate-limited us (its Retry-After passed on) and 503 for its outages; never invalid_grant,
+    // since the code or refresh token was not judged and is still good.
+    const temporary = reason === 'rate_limited' || reason === 'unavailable';
+    const status =
+      reason === 'rate_limited'
+        ? 429
+        : reason === 'unavailable'
+          ? 503
+          : reason === 'timeout'
+            ? 504
+            : 502;
+    super(status, 'temporarily_unavailable', what[reason], {
+      title: temporary ? 'Webex is busy' : 'Webex did not complete the sign-in',
+      hint: temporary
+        ? `Nothing was lost: wait ${retryAfterSeconds ?? 30} seconds and try again; check https://status.webex.com if it keeps happening.`
+        : 'This is usually temporary. Start again in a minute; check https://status.webex.com if it keeps happening.',
       expose: true,
+      headers: temporary ? { 'Retry-After': String(retryAfterSeconds ?? 30) } : {},
       cause,
     });
   }

@@ -22,6 +22,7 @@ import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import type { Store } from './store/store';
 import { webexClientFor } from './webex/client';
+import { SCOPE_CATALOG } from './webex/scopes';
 
 /** What a caller other than the process itself (tests, the bench) may swap out. */
 export interface ServiceOverrides {
@@ -53,7 +54,7 @@ export interface Service {
   /** What the flows run on; the bench uses it to act as a second replica. */
   flow: FlowDeps;
   app: Koa;
-  /** Answers waiting polls and closes the store. */
+  /** Answers waiting polls and closes the store and the Webex client's connections. */
   close(): Promise<void>;
 }
 
@@ -73,7 +74,7 @@ export async function buildService(
     config,
     store,
     sealer: new Sealer(keys),
-    webex: webexClientFor(config, metrics),
+    webex: webexClientFor(config, metrics, logger),
     logger,
     metrics,
     limiter: new RateLimiter(store, metrics),
@@ -100,6 +101,7 @@ export async function buildService(
     async close() {
       waiters.releaseAll();
       await store.close();
+      await flow.webex.close();
     },
   };
 }
@@ -107,7 +109,16 @@ export async function buildService(
 function sandboxFor(config: AppConfig, given: Sandbox | null | undefined): Sandbox | undefined {
   if (given !== undefined) return given ?? undefined;
   if (!config.sandbox) return undefined;
-  return new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret });
+  return new Sandbox({
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    // The simulated integration has every scope this service may ask for ticked.
+    registeredScopes: [
+      ...SCOPE_CATALOG.map((s) => s.scope),
+      ...config.allowedScopes,
+      ...config.staticScopes,
+    ],
+  });
 }
 
 /** Redis when configured (its connection events logged), else the in-memory store. */

@@ -704,7 +704,7 @@ function denyText(reason: HandoffRecord['denyReason']): string {
     case 'org_not_allowed':
       return 'The admin who approved belongs to a Webex organization this service does not serve; the tokens were discarded.';
     case 'invalid_scope':
-      return 'The admin who signed in is not entitled to the requested scopes (typically a non-admin account asking for spark-admin scopes).';
+      return "Webex refused the requested scopes: the admin who signed in is not entitled to them (typically a non-admin account asking for spark-admin scopes), or a scope is not enabled on the service's Webex integration.";
     case 'access_denied':
       return 'Webex refused the sign-in: it was declined, or an org policy does not allow this integration for that account.';
     default:

@@ -15,7 +15,7 @@ import {
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
 import { claimedUserAgent, utc } from '../views/format';
-import { describeScope } from '../webex/scopes';
+import { describeScope, identityScopeFor } from '../webex/scopes';
 import { formBody, single } from './params';
 
 /** The verification pages an admin uses to approve or deny a script's request. */
@@ -72,6 +72,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
       expiresIso: new Date(record.expiresAt).toISOString(),
       expiresUtc: utc(record.expiresAt),
       scopes: record.scopes.map(describeScope),
+      identityScope: identityScopeFor(config.identityScope, record.scopes),
     });
   });
 

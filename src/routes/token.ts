@@ -11,6 +11,7 @@ import {
   resolveHandoffScopes,
 } from '../flows/device';
 import { DEFAULT_REVOKERS, type Revoker, revokeToken } from '../flows/revocation';
+import { withGrantedScope } from '../flows/refresh-scopes';
 import { clientCredentials, requireForm, single } from './params';
 
 export const DEVICE_AUTHORIZATION_PATH = '/oauth2/device_authorization';
@@ -73,7 +74,11 @@ export function tokenRouter(
       const client = authenticateClient(deps, clientCredentials(ctx, params));
       const refreshToken = single(params, 'refresh_token');
       if (!refreshToken) throw new OAuthError(400, 'invalid_request', 'refresh_token is required.');
-      const tokens = await deps.webex.refresh(refreshToken);
+      const tokens = await withGrantedScope(
+        deps,
+        refreshToken,
+        await deps.webex.refresh(refreshToken),
+      );
       deps.logger.info(
         { event: 'refresh_performed', client: client.id },
         'tokens refreshed through the service',

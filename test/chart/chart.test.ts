@@ -33,6 +33,9 @@ const BASE = [
   'webex.clientSecret=test-client-secret',
   '--set',
   'ingress.hosts[0].host=tokens.example.com',
+  // Dynamic mode needs the integration's ticked scopes in production.
+  '--set',
+  'config.allowedScopes=spark-admin:people_read spark:people_read',
 ];
 const FIXED = [...BASE, '--set', `encryptionKey=${KEY_A}`, '--set', 'redis.password=redispass'];
 
@@ -478,6 +481,8 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
     'redis.existingSecret=my-redis',
     '--set',
     'redis.existingSecretKey=url',
+    '--set',
+    'config.allowedScopes=spark-admin:people_read spark:people_read',
   ];
   const objs = render(args);
   assert.deepEqual(all(objs, 'Secret'), [], 'no Secret rendered');
@@ -495,6 +500,7 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
     optional: true,
   });
   assert.deepEqual(refs.REDIS_URL, { name: 'my-redis', key: 'url' });
+  assert.deepEqual(refs.HTTPS_PROXY, { name: 'my-creds', key: 'HTTPS_PROXY', optional: true });
   assert.equal(all(objs, 'Deployment').length, 1, 'no bundled Redis');
 
   // With the bundled Redis, only its own Secret is rendered.
@@ -503,6 +509,8 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
     'ingress.hosts[0].host=t.example.com',
     '--set',
     'existingSecret=my-creds',
+    '--set',
+    'config.allowedScopes=spark-admin:people_read spark:people_read',
   ]);
   assert.deepEqual(
     all(bundled, 'Secret').map((s) => s.metadata.name),
@@ -567,4 +575,42 @@ test('workload issuers: a values list becomes WORKLOAD_ISSUERS JSON; unset leave
   const bad = helmTemplate([...FIXED, '--set', 'config.workloadIssuers[0]=bitbucket']);
   assert.equal(bad.ok, false);
   assert.match(bad.stderr, /workloadIssuers/);
+});
+
+test('dynamic mode without config.allowedScopes fails at render time, saying to copy the integration scopes', () => {
+  const missing = helmTemplate([...FIXED, '--set', 'config.allowedScopes=']);
+  assert.equal(missing.ok, false);
+  assert.match(missing.stderr, /config\.allowedScopes is required.*copy the scope list/);
+  const staticMode = helmTemplate([
+    ...FIXED,
+    '--set',
+    'config.allowedScopes=',
+    '--set',
+    'config.scopesMode=static',
+    '--set',
+    'config.scopes=spark-admin:people_read',
+  ]);
+  assert.equal(staticMode.ok, true, staticMode.stderr);
+});
+
+test('proxy values: URLs in the Secret, NO_PROXY in the ConfigMap, the proxy port open in the NetworkPolicy', () => {
+  const objs = render([
+    ...FIXED,
+    '--set',
+    'proxy.httpsProxy=http://user:pw@proxy.example.com:3128',
+    '--set',
+    'proxy.noProxy=.svc',
+    '--set',
+    'networkPolicy.enabled=true',
+  ]);
+  const env = containerEnv(objs);
+  assert.equal(env.get('HTTPS_PROXY'), 'http://user:pw@proxy.example.com:3128');
+  assert.equal(env.get('NO_PROXY'), '.svc');
+  const cm = one<DataObject>(objs, 'ConfigMap');
+  assert.equal(cm.data?.HTTPS_PROXY, undefined, 'proxy credentials stay out of the ConfigMap');
+  const config = loadConfig(Object.fromEntries(env), { configDir: path.join(ROOT, 'config') });
+  assert.equal(config.webex.proxy.httpsProxy, 'http://user:pw@proxy.example.com:3128');
+  const policy = JSON.stringify(all(objs, 'NetworkPolicy'));
+  assert.match(policy, /"port":3128/);
+  assert.equal(containerEnv(render(FIXED)).get('HTTPS_PROXY'), undefined, 'no proxy by default');
 });

@@ -142,7 +142,8 @@ describe('login failures', () => {
   test('the admin belongs to an org the service does not serve → exit 3', async () => {
     const strict = await startTestServer({
       store: 'memory',
-      env: { ...FAST, ALLOWED_ORG_IDS: 'some-other-org' },
+      // A UUID of some other org, as Control Hub would show it.
+      env: { ...FAST, ALLOWED_ORG_IDS: '00000000-1111-4222-8333-444444444444' },
     });
     try {
       const cli = startCli(['login', '--server', strict.url, '--scope', SCOPE]);

@@ -192,7 +192,8 @@ describe('dynamic mode', () => {
     await sleep(800);
     const ok = await pollToken(srv.url, { device_code: deviceCode, client_id: 'reader' });
     assert.equal(ok.status, 200, JSON.stringify(ok.json));
-    assert.equal(ok.json.scope, 'spark-admin:licenses_read');
+    // licenses_read cannot read people/me, so the identity scope was added and is delivered.
+    assert.equal(ok.json.scope, 'spark-admin:licenses_read spark:people_read');
     await sleep(1000);
     assertError(
       await pollToken(srv.url, { device_code: deviceCode, client_id: 'reader' }),
@@ -462,7 +463,7 @@ describe('dynamic mode', () => {
     assert.match(page.page.body, /CI pipeline/);
     assert.equal((await approveHandoff(srv.url, auth.user_code)).status, 200);
     const tokens = await polling;
-    assert.equal(tokens.scope, 'spark-admin:devices_read');
+    assert.equal(tokens.scope, 'spark-admin:devices_read spark:people_read');
     assert.ok(tokens.access_token.length > 20);
   });
 

@@ -4,6 +4,7 @@
  * a cookie jar; refresh through the service; metadata; no-store headers; exactly-once
  * delivery; nothing in clear in Redis; the audit trail and clean logs.
  */
+import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Sealer, hashSecret } from '../../src/crypto';
@@ -395,7 +396,7 @@ test('audit trail: requested, approved, delivered, denied and refresh_performed;
   const approved = ev.find((e) => e.event === 'handoff_approved');
   assert.ok(approved, 'handoff_approved logged');
   assert.equal(approved.by, 'ada.admin@sandbox.example');
-  assert.equal(approved.orgId, 'sandbox-org-0001');
+  assert.equal(approved.orgId, SANDBOX_ORG_UUID);
   assert.ok(
     ev.some((e) => e.event === 'handoff_delivered' && e.client === 'cli'),
     'handoff_delivered logged',

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, configEnvNames, configSchema, loadConfig } from '../../src/config';
+import { orgApiId } from '../../src/webex/org-id';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 const KEY2 = Buffer.alloc(32, 2).toString('base64');
@@ -19,6 +20,9 @@ function fails(env: Record<string, string>, pattern: RegExp) {
     },
   );
 }
+
+const ORG_A = '9f1d2c3b-aaaa-4bbb-8ccc-0123456789ab';
+const ORG_B = '9f1d2c3b-dddd-4eee-8fff-0123456789ab';
 
 describe('config', () => {
   test('defaults follow the seed: port 8080, callback /oauth, dynamic mode, real Webex URLs', () => {
@@ -61,7 +65,11 @@ describe('config', () => {
       REDIS_COMMAND_TIMEOUT_MS: '700',
       TOKEN_ENCRYPTION_KEY: `${KEY},${KEY2}`,
       TRUST_PROXY: 'true',
-      ALLOWED_ORG_IDS: 'org-a, org-b',
+      ALLOWED_ORG_IDS: `${ORG_A}, ${orgApiId(ORG_B)}`,
+      IDENTITY_SCOPE: 'spark:people_read',
+      HTTPS_PROXY: 'http://proxy.example:3128',
+      HTTP_PROXY: 'http://proxy.example:3129',
+      NO_PROXY: '.internal.example',
       LOG_LEVEL: 'warn',
       FLOW_TTL_SECONDS: '120',
       DEVICE_CODE_TTL_SECONDS: '300',
@@ -93,7 +101,13 @@ describe('config', () => {
       tokenUrl: 'https://idp.example/token',
       apiUrl: 'https://api.example/v1',
       timeoutMs: 1234,
+      proxy: {
+        httpsProxy: 'http://proxy.example:3128',
+        httpProxy: 'http://proxy.example:3129',
+        noProxy: '.internal.example',
+      },
     });
+    assert.equal(c.identityScope, 'spark:people_read');
     assert.equal(c.sandbox, false);
     assert.deepEqual(c.redis, {
       mode: 'standalone',
@@ -109,7 +123,7 @@ describe('config', () => {
     });
     assert.equal(c.encryptionKeys.length, 2);
     assert.equal(c.trustProxy, true);
-    assert.deepEqual(c.allowedOrgIds, ['org-a', 'org-b']);
+    assert.deepEqual(c.allowedOrgIds, [ORG_A, ORG_B]);
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.flowTtlSeconds, 120);
     assert.deepEqual(
@@ -234,6 +248,82 @@ describe('config', () => {
     test(`bad value is refused with the key's name: ${name}`, () => fails(env, pattern));
   }
 
+  test('production dynamic mode requires ALLOWED_SCOPES, holding the identity scope', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://t.example',
+      CLIENT_ID: 'id',
+      CLIENT_SECRET: 's',
+    };
+    fails(
+      prod,
+      /ALLOWED_SCOPES is required in production.*copy the scope list ticked on your integration/,
+    );
+    fails(
+      { ...prod, ALLOWED_SCOPES: 'spark-admin:devices_read' },
+      /ALLOWED_SCOPES must include spark:people_read.*IDENTITY_SCOPE=none/,
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({ ...prod, ALLOWED_SCOPES: 'spark-admin:devices_read', IDENTITY_SCOPE: 'none' }),
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({ ...prod, SCOPES_MODE: 'static', SCOPES: 'spark-admin:devices_read' }),
+    );
+    // Outside production the whole catalog stays the default, for the demo and local runs.
+    assert.ok(loadConfig({}).allowedScopes.length > 50);
+  });
+
+  test('IDENTITY_SCOPE=none forbids ALLOWED_ORG_IDS', () => {
+    assert.equal(loadConfig({ IDENTITY_SCOPE: 'none' }).identityScope, null);
+    assert.equal(loadConfig({}).identityScope, 'spark:people_read');
+    fails(
+      { IDENTITY_SCOPE: 'none', ALLOWED_ORG_IDS: ORG_A },
+      /ALLOWED_ORG_IDS cannot be set with IDENTITY_SCOPE=none/,
+    );
+    fails({ IDENTITY_SCOPE: 'spark:all' }, /IDENTITY_SCOPE/);
+  });
+
+  test('ALLOWED_ORG_IDS: UUID and base64 (padded or not, any case) name the same org', () => {
+    const b64 = orgApiId(ORG_A);
+    const padded = Buffer.from(`ciscospark://us/ORGANIZATION/${ORG_A}`).toString('base64');
+    assert.match(padded, /=$/, 'the fixture really is padded');
+    for (const form of [ORG_A, ORG_A.toUpperCase(), b64, padded, b64.replace(/\+/g, '-')]) {
+      assert.deepEqual(loadConfig({ ALLOWED_ORG_IDS: form }).allowedOrgIds, [ORG_A], form);
+    }
+    assert.deepEqual(loadConfig({ ALLOWED_ORG_IDS: `${ORG_A} ${b64}` }).allowedOrgIds, [ORG_A]);
+    fails(
+      { ALLOWED_ORG_IDS: 'org-a' },
+      /ALLOWED_ORG_IDS entry "org-a" is not a Webex org id.*Control Hub/,
+    );
+    fails(
+      { ALLOWED_ORG_IDS: Buffer.from('ciscospark://us/PEOPLE/' + ORG_A).toString('base64') },
+      /not a Webex org id/,
+    );
+  });
+
+  test('proxy variables are read in lower case too; upper case wins', () => {
+    const lower = loadConfig({ https_proxy: 'http://p.example:1', no_proxy: 'a.example' });
+    assert.equal(lower.webex.proxy.httpsProxy, 'http://p.example:1');
+    assert.equal(lower.webex.proxy.noProxy, 'a.example');
+    const both = loadConfig({
+      HTTP_PROXY: 'http://up.example:2',
+      http_proxy: 'http://low.example:3',
+    });
+    assert.equal(both.webex.proxy.httpProxy, 'http://up.example:2');
+    fails({ HTTPS_PROXY: 'proxy.example:3128' }, /HTTPS_PROXY/);
+  });
+
+  test('renamed and removed catalog scopes are refused with the right name', () => {
+    fails(
+      { ALLOWED_SCOPES: 'meeting:admin_transcript_read' },
+      /meeting:admin_transcript_read is not a Webex scope: Webex names it meeting:admin_transcripts_read/,
+    );
+    fails(
+      { SCOPES_MODE: 'static', SCOPES: 'spark-compliance:transcripts_read' },
+      /spark-compliance:transcripts_read does not exist in Webex: ask for spark-compliance:meetings_read/,
+    );
+  });
+
   test('a sensitive value is never echoed in the error', () => {
     const secretish = 'c2VjcmV0LXRoYXQtaXMtbm90LTMyLWJ5dGVz';
     assert.throws(
@@ -248,6 +338,7 @@ describe('config', () => {
       PUBLIC_URL: 'https://t.example',
       CLIENT_ID: 'id',
       CLIENT_SECRET: 's',
+      ALLOWED_SCOPES: 'spark-admin:devices_read spark:people_read',
     };
     assert.doesNotThrow(() => loadConfig(prod));
     fails({ ...prod, CLIENT_ID: '' }, /CLIENT_ID is required in production/);
@@ -275,6 +366,8 @@ describe('config', () => {
       'DEVICE_CLIENTS',
       'REDIS_PASSWORD',
       'REDIS_SENTINEL_PASSWORD',
+      'HTTPS_PROXY',
+      'HTTP_PROXY',
       'REDIS_URL',
       'TOKEN_ENCRYPTION_KEY',
     ]);
