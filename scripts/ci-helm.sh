@@ -9,13 +9,6 @@
 # Needs Go (modules come through the Go module proxy). No cluster, no Docker.
 set -euo pipefail
 
-HELM_VERSION=v3.19.0
-# Kubernetes minor version of the k8s.io modules helm ${HELM_VERSION} is built
-# with; passed like helm's own Makefile does, so `helm template` renders for a
-# current cluster instead of the v1.20 fallback of a plain `go install`.
-HELM_K8S_MAJOR=1
-HELM_K8S_MINOR=34
-
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.bin"
 CHART="$ROOT/helm/webex-scoped-tokens"
@@ -30,37 +23,11 @@ fail() {
   exit 1
 }
 
-mkdir -p "$BIN"
-if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:$PATH"
-fi
-command -v go >/dev/null || fail "Go is required to build helm and kubevalidate"
-
 # --- tools ------------------------------------------------------------------
-installed_helm_version() {
-  [[ -x "$HELM" ]] || return 0
-  go version -m "$HELM" 2>/dev/null | awk '$1 == "mod" && $2 == "helm.sh/helm/v3" { print $3 }'
-}
-if [[ "$(installed_helm_version)" == "$HELM_VERSION" ]] && "$HELM" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
-  echo "helm $HELM_VERSION already in .bin/ (cached)"
-else
-  echo "building helm $HELM_VERSION with go install (takes a few minutes on a cold cache) ..."
-  start=$SECONDS
-  GOBIN="$BIN" go install \
-    -ldflags "-s -w \
-      -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
-      -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$HELM_K8S_MAJOR \
-      -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM_K8S_MINOR \
-      -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$HELM_K8S_MAJOR \
-      -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM_K8S_MINOR" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  echo "built helm $HELM_VERSION in $((SECONDS - start))s"
-fi
+# The same pinned, cached build the chart tests use.
+bash "$ROOT/scripts/build-tools.sh"
 "$HELM" version --short
-
-# go build is incremental: this is quick when nothing changed.
-(cd "$ROOT/tools/kubevalidate" && go build -o "$KV" .)
-(cd "$ROOT/tools/kubevalidate" && go test ./...)
+(cd "$ROOT/tools/kubevalidate" && PATH="/usr/local/go/bin:$PATH" go test ./...)
 pass "kubevalidate built and its own tests pass"
 
 # --- values for the default case ----------------------------------------------

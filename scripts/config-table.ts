@@ -1,6 +1,6 @@
 /**
- * Prints the configuration table for README.md from the convict schema, so the two never
- * disagree. `npm run docs:config` rewrites the README section; a unit test checks it.
+ * Prints the configuration table of docs/configuration.md from the convict schema, so the two
+ * never disagree. `npm run docs:config` rewrites that section; a unit test checks it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +8,8 @@ import { configSchema } from '../src/config';
 
 const START = '<!-- config-table:start -->';
 const END = '<!-- config-table:end -->';
+/** Where the table lives (README links to it). */
+export const CONFIG_DOC = path.resolve(__dirname, '../docs/configuration.md');
 
 function formatDefault(key: string, value: unknown): string {
   if (key === 'deviceClients') return 'one public client `cli`';
@@ -24,15 +26,15 @@ export function configTable(): string {
   return ['| Variable | Default | What it does |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
-export function readmeWithTable(readme: string): string {
+export function docWithTable(readme: string): string {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md lacks the ${START} … ${END} markers`);
+  if (start < 0 || end < start)
+    throw new Error(`docs/configuration.md lacks the ${START} … ${END} markers`);
   return `${readme.slice(0, start + START.length)}\n\n${configTable()}\n\n${readme.slice(end)}`;
 }
 
 if (require.main === module) {
-  const file = path.resolve(__dirname, '../README.md');
-  fs.writeFileSync(file, readmeWithTable(fs.readFileSync(file, 'utf8')));
-  console.log('README.md configuration table updated');
+  fs.writeFileSync(CONFIG_DOC, docWithTable(fs.readFileSync(CONFIG_DOC, 'utf8')));
+  console.log('docs/configuration.md: configuration table updated');
 }

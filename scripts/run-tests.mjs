@@ -1,6 +1,6 @@
 // Runs every test/**/*.test.ts with node's test runner through tsx.
 // Usage: node scripts/run-tests.mjs [subdir ...]   e.g. `unit`, `integration`, `e2e`
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -20,11 +20,37 @@ function collect(dir, out) {
   return out;
 }
 
-const files = roots.flatMap((r) => collect(r, [])).sort();
+// test/topologies starts its own Redis Cluster and Sentinel group and kills masters: it runs
+// only when asked for (`npm run test:topologies`), not in the default `npm test`.
+const files = roots
+  .flatMap((r) => collect(r, []))
+  .filter((f) => wanted.length > 0 || !f.startsWith(path.join('test', 'topologies') + path.sep))
+  .sort();
 if (files.length === 0) {
   console.error('No test files found.');
   process.exit(1);
 }
+// The chart tests render the chart with the pinned helm and validate it with kubevalidate,
+// both built with Go into .bin/ (cached). Build them once here, before the tests run in
+// parallel, so the build's output shows up front and its minutes on a cold Go cache do not
+// count against a test's timeout. The chart test's own `before` hook does the same for a
+// direct `node --test` run; it finds them cached.
+if (files.some((f) => f.startsWith(path.join('test', 'chart') + path.sep))) {
+  console.error(
+    'Preparing the chart tests: scripts/build-tools.sh (helm and kubevalidate into .bin/)',
+  );
+  const built = spawnSync('bash', [path.join(root, 'scripts', 'build-tools.sh')], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (built.status !== 0) {
+    console.error(
+      'scripts/build-tools.sh failed: the chart tests need Go (see README prerequisites).',
+    );
+    process.exit(1);
+  }
+}
+
 const args = [
   '--import',
   'tsx',

@@ -8,6 +8,7 @@ import { type CliDownloadSource, defaultCliDownloadSource } from './cli-download
 import type { FlowDeps } from './flows/context';
 import type { HandoffWaiters } from './flows/device';
 import { errorHandler } from './middleware/error-handler';
+import { canonicalHost } from './middleware/canonical-host';
 import { formBody } from './middleware/form-body';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
@@ -57,6 +58,12 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
   app.use(errorHandler({ logger, views, metrics }));
+  // The callback too, when Webex sends the browser back to PUBLIC_URL's own origin (as usual).
+  const callback = new URL(config.redirectUri);
+  const samePlace = callback.origin === new URL(config.publicUrl).origin;
+  app.use(
+    canonicalHost(config, ['/', '/start', '/device', ...(samePlace ? [callback.pathname] : [])]),
+  );
   app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
   app.use(readForm);

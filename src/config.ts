@@ -5,7 +5,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
-import { parseScopeList } from './webex/scopes';
+import { orgUuid } from './webex/org-id';
+import { parseScopeList, replacedScopeReason } from './webex/scopes';
+import {
+  DEFAULT_WORKLOAD_ALGORITHMS,
+  parseWorkloadAlgorithms,
+  parseWorkloadIssuers,
+  type WorkloadPolicy,
+} from './workload/issuers';
 
 type Validator = (value: unknown) => void;
 
@@ -71,17 +78,49 @@ const isString: Validator = (value) => {
   if (typeof value !== 'string') throw new Error('must be a string');
 };
 
+/** One redis:// or rediss:// URL, or several separated by commas (cluster and sentinel seeds). */
 const isRedisUrl: Validator = (value) => {
   if (value === '') return;
-  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
-    throw new Error('must be a redis:// or rediss:// URL');
-  }
-  try {
-    new URL(value);
-  } catch {
-    throw new Error('must be a valid redis:// or rediss:// URL');
+  if (typeof value !== 'string') throw new Error('must be a redis:// or rediss:// URL');
+  for (const part of value.split(',')) {
+    const url = part.trim();
+    if (!/^rediss?:\/\//.test(url)) {
+      throw new Error('must be a redis:// or rediss:// URL (or several, separated by commas)');
+    }
+    try {
+      new URL(url);
+    } catch {
+      throw new Error('must be a valid redis:// or rediss:// URL');
+    }
   }
 };
+
+/** `auto`, or a whole number of replicas from 0 to 10. */
+const isWaitReplicas: Validator = (value) => {
+  if (value === 'auto') return;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 10) {
+    throw new Error('must be auto or a whole number of replicas between 0 and 10');
+  }
+};
+
+export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
+
+export interface RedisConfig {
+  mode: RedisMode;
+  /** One URL, or comma-separated seeds (cluster nodes, sentinels). */
+  url: string;
+  prefix: string;
+  commandTimeoutMs: number;
+  /** Overrides the password of the URL(s) when not empty. */
+  password: string;
+  sentinelName: string;
+  sentinelPassword: string;
+  tlsCaFile: string;
+  /** Replicas a durable write waits for (WAIT), and for how long. */
+  waitReplicas: number;
+  waitTimeoutMs: number;
+}
 
 export interface DeviceClientConfig {
   id: string;
@@ -121,6 +160,16 @@ const isClientList: Validator = (value) => {
       throw new Error(`client "${c.id}": "scopes" must be an array of scope strings`);
     }
   }
+};
+
+/** Shape only: the audience default (PUBLIC_URL) is filled in by resolve(). */
+const isWorkloadIssuers: Validator = (value) => {
+  parseWorkloadIssuers(value, 'placeholder-audience');
+};
+
+const isWorkloadAlgorithms: Validator = (value) => {
+  if (typeof value !== 'string') throw new Error('must be a space-separated list of algorithms');
+  parseWorkloadAlgorithms(value);
 };
 
 function safeJson(text: string): unknown {
@@ -202,7 +251,7 @@ export const configSchema = {
     env: 'SCOPES',
   },
   allowedScopes: {
-    doc: 'Space-separated scopes dynamic mode offers (default: the whole built-in catalog).',
+    doc: "Space-separated scopes dynamic mode offers: the integration's ticked scopes (required in production; elsewhere default: the whole catalog).",
     format: isString,
     default: '',
     env: 'ALLOWED_SCOPES',
@@ -225,6 +274,32 @@ export const configSchema = {
     default: '',
     env: 'WEBEX_API_URL',
   },
+  identityScope: {
+    doc: 'Scope added to a sign-in whose picked scopes cannot read people/me, so the service knows who signed in ("none": never add one; then ALLOWED_ORG_IDS must be empty).',
+    format: ['spark:people_read', 'none'],
+    default: 'spark:people_read',
+    env: 'IDENTITY_SCOPE',
+  },
+  httpsProxy: {
+    doc: 'Proxy for https calls to Webex, e.g. http://proxy.example:3128 (https_proxy also read).',
+    format: isUrl(true),
+    default: '',
+    env: 'HTTPS_PROXY',
+    sensitive: true,
+  },
+  httpProxy: {
+    doc: 'Proxy for http calls to Webex, and for https ones when HTTPS_PROXY is unset (http_proxy also read).',
+    format: isUrl(true),
+    default: '',
+    env: 'HTTP_PROXY',
+    sensitive: true,
+  },
+  noProxy: {
+    doc: 'Comma-separated hosts (and .domain suffixes) reached without the proxy (no_proxy also read).',
+    format: isString,
+    default: '',
+    env: 'NO_PROXY',
+  },
   webexTimeoutMs: {
     doc: 'Timeout in milliseconds for every call to Webex.',
     format: isPositiveInt(120_000),
@@ -238,8 +313,14 @@ export const configSchema = {
     default: 'false',
     env: 'SANDBOX',
   },
+  redisMode: {
+    doc: 'Redis topology: standalone (one server), cluster (Redis Cluster) or sentinel (a master found through Redis Sentinel).',
+    format: ['standalone', 'cluster', 'sentinel'],
+    default: 'standalone',
+    env: 'REDIS_MODE',
+  },
   redisUrl: {
-    doc: 'Redis connection URL. Unset: an in-memory store for one local process (with a warning).',
+    doc: 'Redis URL (redis:// or rediss:// for TLS, password inside). Cluster: comma-separated seed nodes; sentinel: comma-separated sentinels. Unset: an in-memory store for one local process (with a warning).',
     format: isRedisUrl,
     default: '',
     env: 'REDIS_URL',
@@ -250,6 +331,44 @@ export const configSchema = {
     format: isString,
     default: 'wst:',
     env: 'REDIS_PREFIX',
+  },
+  redisPassword: {
+    doc: 'Password of the Redis servers (every mode), instead of one inside REDIS_URL; lets REDIS_URL list hosts only while the password comes from a Secret.',
+    format: isString,
+    default: '',
+    env: 'REDIS_PASSWORD',
+    sensitive: true,
+  },
+  redisSentinelName: {
+    doc: 'Sentinel mode: the name of the master group the sentinels watch.',
+    format: isString,
+    default: 'mymaster',
+    env: 'REDIS_SENTINEL_NAME',
+  },
+  redisSentinelPassword: {
+    doc: 'Sentinel mode: password for the sentinels themselves (the password in REDIS_URL is for the Redis servers). Empty: the sentinels need none.',
+    format: isString,
+    default: '',
+    env: 'REDIS_SENTINEL_PASSWORD',
+    sensitive: true,
+  },
+  redisTlsCaFile: {
+    doc: "PEM file with the CA that signed the Redis servers' certificates, for rediss:// with a private CA. Empty: the system CAs.",
+    format: isString,
+    default: '',
+    env: 'REDIS_TLS_CA_FILE',
+  },
+  redisWaitReplicas: {
+    doc: 'Replicas that must confirm an approval (or any write that must outlive a node) before the service answers (Redis WAIT). auto: 1 in cluster and sentinel modes, 0 in standalone.',
+    format: isWaitReplicas,
+    default: 'auto',
+    env: 'REDIS_WAIT_REPLICAS',
+  },
+  redisWaitTimeoutMs: {
+    doc: 'How long such a write waits for its replicas before going ahead with a warning (redis_wait_short in the log); at most half of REDIS_COMMAND_TIMEOUT_MS is used.',
+    format: isPositiveInt(10_000),
+    default: 500,
+    env: 'REDIS_WAIT_TIMEOUT_MS',
   },
   redisCommandTimeoutMs: {
     doc: 'Timeout in milliseconds for one Redis command; past it the request answers 503.',
@@ -272,7 +391,7 @@ export const configSchema = {
     env: 'TRUST_PROXY',
   },
   allowedOrgIds: {
-    doc: 'Space- or comma-separated Webex org IDs allowed to sign in (empty: any org).',
+    doc: "Space- or comma-separated Webex org IDs allowed to sign in, as the UUID Control Hub shows or the API's base64 form (empty: any org).",
     format: isString,
     default: '',
     env: 'ALLOWED_ORG_IDS',
@@ -384,6 +503,24 @@ export const configSchema = {
     default: 25,
     env: 'SHUTDOWN_GRACE_SECONDS',
   },
+  workloadIssuers: {
+    doc: 'OIDC issuers of CI jobs whose ID tokens are trusted: JSON array of "github", "gitlab" or {"name","issuer","audience"} (audience default PUBLIC_URL). Empty: off.',
+    format: isWorkloadIssuers,
+    default: '',
+    env: 'WORKLOAD_ISSUERS',
+  },
+  workloadAlgorithms: {
+    doc: 'Signature algorithms accepted on CI ID tokens (asymmetric only: RS*, PS*, ES*, EdDSA).',
+    format: isWorkloadAlgorithms,
+    default: DEFAULT_WORKLOAD_ALGORITHMS,
+    env: 'WORKLOAD_ALGORITHMS',
+  },
+  workloadMaxTokenAgeSeconds: {
+    doc: 'Oldest CI ID token accepted, in seconds since it was issued (iat).',
+    format: isPositiveInt(86_400),
+    default: 900,
+    env: 'WORKLOAD_MAX_TOKEN_AGE_SECONDS',
+  },
   configFile: {
     doc: 'Comma-separated JSON config files (relative paths resolve under config/).',
     format: isString,
@@ -413,11 +550,21 @@ export interface AppConfig {
   scopesMode: 'dynamic' | 'static';
   staticScopes: string[];
   allowedScopes: string[];
-  webex: { authorizeUrl: string; tokenUrl: string; apiUrl: string; timeoutMs: number };
+  webex: {
+    authorizeUrl: string;
+    tokenUrl: string;
+    apiUrl: string;
+    timeoutMs: number;
+    /** Egress proxy for calls to Webex; empty strings when unset. */
+    proxy: { httpsProxy: string; httpProxy: string; noProxy: string };
+  };
+  /** Added to sign-ins whose scopes cannot read people/me; null: never (IDENTITY_SCOPE=none). */
+  identityScope: string | null;
   sandbox: boolean;
-  redis: { url: string; prefix: string; commandTimeoutMs: number } | null;
+  redis: RedisConfig | null;
   encryptionKeys: Buffer[];
   trustProxy: boolean;
+  /** Allowed orgs as lowercase UUIDs, whichever form the operator wrote. */
   allowedOrgIds: string[];
   logLevel: string;
   flowTtlSeconds: number;
@@ -444,6 +591,8 @@ export interface AppConfig {
   };
   bodyLimitBytes: number;
   shutdownGraceSeconds: number;
+  /** CI workload identity; `issuers` empty means the feature is off. */
+  workload: WorkloadPolicy;
 }
 
 /** Thrown for any configuration problem; the message is one line for the operator. */
@@ -469,6 +618,11 @@ export function loadConfig(
 ): AppConfig {
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) cleanEnv[k] = v;
+  // Proxy variables are written in either case by convention; the upper-case one wins.
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) {
+    const lower = cleanEnv[name.toLowerCase()];
+    if (cleanEnv[name] === undefined && lower !== undefined) cleanEnv[name] = lower;
+  }
 
   const conf = convict(configSchema as unknown as convict.Schema<Record<string, unknown>>, {
     env: cleanEnv,
@@ -562,6 +716,11 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       (get('webexApiUrl') as string) || (sandbox ? sandboxBase : 'https://webexapis.com/v1')
     ).replace(/\/+$/, ''),
     timeoutMs: get('webexTimeoutMs') as number,
+    proxy: {
+      httpsProxy: get('httpsProxy') as string,
+      httpProxy: get('httpProxy') as string,
+      noProxy: get('noProxy') as string,
+    },
   };
 
   const scopesMode = get('scopesMode') as AppConfig['scopesMode'];
@@ -571,9 +730,34 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       'Invalid configuration: SCOPES must list at least one scope when SCOPES_MODE=static',
     );
   }
-  const allowedScopes = parseConfiguredScopes('ALLOWED_SCOPES', get('allowedScopes') as string, {
+  const rawAllowed = get('allowedScopes') as string;
+  if (production && scopesMode === 'dynamic' && words(rawAllowed).length === 0) {
+    throw new ConfigError(
+      'Invalid configuration: ALLOWED_SCOPES is required in production with SCOPES_MODE=dynamic: copy the scope list ticked on your integration at developer.webex.com (Webex refuses a sign-in that asks for any other scope with invalid_scope)',
+    );
+  }
+  const allowedScopes = parseConfiguredScopes('ALLOWED_SCOPES', rawAllowed, {
     defaultToCatalog: true,
   });
+
+  const identitySetting = get('identityScope') as string;
+  const identityScope = identitySetting === 'none' ? null : identitySetting;
+  const allowedOrgIds = parseOrgIds(get('allowedOrgIds') as string);
+  if (identityScope === null && allowedOrgIds.length > 0) {
+    throw new ConfigError(
+      'Invalid configuration: ALLOWED_ORG_IDS cannot be set with IDENTITY_SCOPE=none: without a people-reading scope the service cannot learn which organization signed in; unset IDENTITY_SCOPE or ALLOWED_ORG_IDS',
+    );
+  }
+  if (
+    production &&
+    scopesMode === 'dynamic' &&
+    identityScope !== null &&
+    !allowedScopes.includes(identityScope)
+  ) {
+    throw new ConfigError(
+      `Invalid configuration: ALLOWED_SCOPES must include ${identityScope}: the service adds it when the picked scopes cannot read who signed in, so tick it on the integration too (or set IDENTITY_SCOPE=none)`,
+    );
+  }
 
   const redisUrl = get('redisUrl') as string;
   const encryptionKeys = words(get('tokenEncryptionKey') as string).map((k) =>
@@ -609,16 +793,11 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     allowedScopes,
     webex,
     sandbox,
-    redis: redisUrl
-      ? {
-          url: redisUrl,
-          prefix: get('redisPrefix') as string,
-          commandTimeoutMs: get('redisCommandTimeoutMs') as number,
-        }
-      : null,
+    redis: redisUrl ? redisConfig(redisUrl, get) : null,
     encryptionKeys,
     trustProxy: toBoolean(get('trustProxy')),
-    allowedOrgIds: words(get('allowedOrgIds') as string),
+    identityScope,
+    allowedOrgIds,
     logLevel: get('logLevel') as string,
     flowTtlSeconds: get('flowTtlSeconds') as number,
     device: {
@@ -642,7 +821,51 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     },
     bodyLimitBytes: get('bodyLimitBytes') as number,
     shutdownGraceSeconds: get('shutdownGraceSeconds') as number,
+    workload: {
+      issuers: parseWorkloadIssuers(get('workloadIssuers'), publicUrl),
+      algorithms: parseWorkloadAlgorithms(get('workloadAlgorithms') as string),
+      maxTokenAgeSeconds: get('workloadMaxTokenAgeSeconds') as number,
+    },
   };
+}
+
+function redisConfig(url: string, get: (key: ConfigKey) => unknown): RedisConfig {
+  const mode = get('redisMode') as RedisMode;
+  const seeds = url.split(',').filter((s) => s.trim() !== '');
+  if (mode === 'standalone' && seeds.length > 1) {
+    throw new ConfigError(
+      'Invalid configuration: REDIS_URL lists several servers but REDIS_MODE is standalone; set REDIS_MODE=cluster (seed nodes) or REDIS_MODE=sentinel (sentinels), or give one URL.',
+    );
+  }
+  const wait = get('redisWaitReplicas') as string | number;
+  const waitTimeoutMs = get('redisWaitTimeoutMs') as number;
+  const commandTimeoutMs = get('redisCommandTimeoutMs') as number;
+  return {
+    mode,
+    url,
+    prefix: get('redisPrefix') as string,
+    commandTimeoutMs,
+    password: get('redisPassword') as string,
+    sentinelName: get('redisSentinelName') as string,
+    sentinelPassword: get('redisSentinelPassword') as string,
+    tlsCaFile: get('redisTlsCaFile') as string,
+    waitReplicas: wait === 'auto' ? (mode === 'standalone' ? 0 : 1) : Number(wait),
+    waitTimeoutMs,
+  };
+}
+
+function parseOrgIds(value: string): string[] {
+  const ids: string[] = [];
+  for (const word of words(value)) {
+    const uuid = orgUuid(word);
+    if (!uuid) {
+      throw new ConfigError(
+        `Invalid configuration: ALLOWED_ORG_IDS entry "${word.slice(0, 80)}" is not a Webex org id: use the UUID shown in Control Hub (Management > Account) or its base64 API form`,
+      );
+    }
+    if (!ids.includes(uuid)) ids.push(uuid);
+  }
+  return ids;
 }
 
 function parseConfiguredScopes(
@@ -654,6 +877,14 @@ function parseConfiguredScopes(
   if (result.unknown.length > 0) {
     throw new ConfigError(
       `Invalid configuration: ${envName} has entries that are not usable Webex scopes (expected prefix:name, never spark:all): ${result.unknown.join(' ')}`,
+    );
+  }
+  const replaced = result.scopes
+    .map((scope) => ({ scope, reason: replacedScopeReason(scope) }))
+    .filter((r) => r.reason !== null);
+  if (replaced.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration: ${envName}: ${replaced.map((r) => `${r.scope} ${r.reason}`).join('; ')}`,
     );
   }
   return result.scopes;

@@ -85,19 +85,40 @@ export class UpstreamError extends HttpError {
   override name = 'UpstreamError';
   constructor(
     readonly endpoint: string,
-    readonly reason: 'timeout' | 'unreachable' | 'http_error' | 'bad_response',
+    readonly reason:
+      'timeout' | 'unreachable' | 'http_error' | 'bad_response' | 'rate_limited' | 'unavailable',
     cause?: unknown,
+    /** Seconds Webex asked us to wait (rate_limited, unavailable). */
+    readonly retryAfterSeconds?: number,
   ) {
     const what: Record<typeof reason, string> = {
       timeout: 'Webex did not answer in time.',
       unreachable: 'Webex could not be reached.',
-      http_error: 'Webex answered with a server error.',
+      http_error: 'Webex answered with an error.',
       bad_response: 'Webex sent an answer this service could not understand.',
+      rate_limited:
+        'Webex is receiving too many requests from this service right now (rate limit).',
+      unavailable: 'Webex answered with a server error.',
     };
-    super(reason === 'timeout' ? 504 : 502, 'temporarily_unavailable', what[reason], {
-      title: 'Webex did not complete the sign-in',
-      hint: 'This is usually temporary. Start again in a minute; check https://status.webex.com if it keeps happening.',
+    // RFC 6749 has no rate-limit code: both become temporarily_unavailable, as 429 when Webex
+    // rate-limited us (its Retry-After passed on) and 503 for its outages; never invalid_grant,
+    // since the code or refresh token was not judged and is still good.
+    const temporary = reason === 'rate_limited' || reason === 'unavailable';
+    const status =
+      reason === 'rate_limited'
+        ? 429
+        : reason === 'unavailable'
+          ? 503
+          : reason === 'timeout'
+            ? 504
+            : 502;
+    super(status, 'temporarily_unavailable', what[reason], {
+      title: temporary ? 'Webex is busy' : 'Webex did not complete the sign-in',
+      hint: temporary
+        ? `Nothing was lost: wait ${retryAfterSeconds ?? 30} seconds and try again; check https://status.webex.com if it keeps happening.`
+        : 'This is usually temporary. Start again in a minute; check https://status.webex.com if it keeps happening.',
       expose: true,
+      headers: temporary ? { 'Retry-After': String(retryAfterSeconds ?? 30) } : {},
       cause,
     });
   }
@@ -127,4 +148,57 @@ export function methodNotAllowed(method: string, allow: string): HttpError {
       headers: allow ? { Allow: allow } : {},
     },
   );
+}
+
+/** Why a CI job's ID token was refused; stable, log-safe (never the token or its claims). */
+export type WorkloadRefusal =
+  | 'malformed'
+  | 'alg_not_allowed'
+  | 'unknown_issuer'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'too_old'
+  | 'missing_claim'
+  | 'replayed';
+
+/**
+ * A workload ID token (RFC 8693 `subject_token`) that does not verify: always `invalid_grant`,
+ * never downgraded to an unverified request. `reason` is for logs and metrics.
+ */
+export class WorkloadTokenError extends OAuthError {
+  override name = 'WorkloadTokenError';
+  constructor(
+    readonly reason: WorkloadRefusal,
+    message: string,
+    hint: string,
+    /** The configured issuer's name, once the token named a trusted one. */
+    readonly issuerName?: string,
+  ) {
+    super(400, 'invalid_grant', message, { title: 'The CI ID token was refused', hint });
+  }
+}
+
+/** A trusted issuer's discovery document or keys could not be fetched: not the job's fault. */
+export class WorkloadIssuerUnavailableError extends HttpError {
+  override name = 'WorkloadIssuerUnavailableError';
+  constructor(
+    readonly issuerName: string,
+    cause?: unknown,
+  ) {
+    super(
+      503,
+      'temporarily_unavailable',
+      `The keys of the CI issuer "${issuerName}" could not be fetched, so its ID token cannot be checked right now.`,
+      {
+        title: 'Temporarily unavailable',
+        hint: 'Retry the job in a minute; if it persists, tell the operators the service cannot reach the issuer.',
+        headers: { 'Retry-After': '30' },
+        cause,
+      },
+    );
+  }
 }

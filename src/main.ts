@@ -4,6 +4,7 @@
  * message, any other startup failure 1.
  */
 import { ConfigError } from './config';
+import { installLastResort } from './last-resort';
 import { startService } from './service';
 
 export { startService, type RunningService } from './service';
@@ -11,6 +12,13 @@ export { startService, type RunningService } from './service';
 if (require.main === module) {
   startService(process.env)
     .then((service) => {
+      installLastResort({
+        proc: process,
+        logger: service.logger,
+        shutdown: service.shutdown,
+        exit: (code) => process.exit(code),
+        hardStopMs: (service.config.shutdownGraceSeconds + 5) * 1000,
+      });
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           service.shutdown().then(

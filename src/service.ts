@@ -23,6 +23,7 @@ import { MemoryStore } from './store/memory';
 import { RedisStore } from './store/redis';
 import type { Store } from './store/store';
 import { webexClientFor } from './webex/client';
+import { SCOPE_CATALOG } from './webex/scopes';
 
 /** What a caller other than the process itself (tests, the bench) may swap out. */
 export interface ServiceOverrides {
@@ -54,7 +55,7 @@ export interface Service {
   /** What the flows run on; the bench uses it to act as a second replica. */
   flow: FlowDeps;
   app: Koa;
-  /** Answers waiting polls and closes the store. */
+  /** Answers waiting polls and closes the store and the Webex client's connections. */
   close(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export async function buildService(
     config,
     store,
     sealer: new Sealer(keys),
-    webex: webexClientFor(config, metrics),
+    webex: webexClientFor(config, metrics, logger),
     logger,
     metrics,
     limiter: new RateLimiter(store, metrics),
@@ -102,6 +103,7 @@ export async function buildService(
     async close() {
       waiters.releaseAll();
       await store.close();
+      await flow.webex.close();
     },
   };
 }
@@ -109,7 +111,16 @@ export async function buildService(
 function sandboxFor(config: AppConfig, given: Sandbox | null | undefined): Sandbox | undefined {
   if (given !== undefined) return given ?? undefined;
   if (!config.sandbox) return undefined;
-  return new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret });
+  return new Sandbox({
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    // The simulated integration has every scope this service may ask for ticked.
+    registeredScopes: [
+      ...SCOPE_CATALOG.map((s) => s.scope),
+      ...config.allowedScopes,
+      ...config.staticScopes,
+    ],
+  });
 }
 
 /** Redis when configured (its connection events logged), else the in-memory store. */
@@ -130,12 +141,23 @@ async function buildStore(
     onEvent: (event, detail) => {
       if (event === 'error')
         logger.warn({ event: 'redis_error', reason: detail }, 'Redis connection problem');
+      else if (event === 'wait_short')
+        logger.warn(
+          { event: 'redis_wait_short', detail },
+          'A durable write was not confirmed by the replicas in time; it stands on the master only until they catch up.',
+        );
       else logger.info({ event: `redis_${event}` }, `Redis connection ${event}`);
     },
   });
-  if (!(await redis.waitUntilReady(overrides.redisReadyMs ?? 5000))) {
+  if (await redis.waitUntilReady(overrides.redisReadyMs ?? 5000)) {
+    logger.info(
+      { event: 'redis_topology', mode: config.redis.mode },
+      `${redis.describe()} (REDIS_MODE=${config.redis.mode})`,
+    );
+  } else {
     logger.warn(
-      'Redis is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.',
+      { event: 'redis_topology', mode: config.redis.mode },
+      `Redis (REDIS_MODE=${config.redis.mode}) is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.`,
     );
   }
   return redis;

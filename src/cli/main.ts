@@ -206,8 +206,10 @@ async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
   const complete = auth.verificationUriComplete;
 
   if (options.quiet) {
+    // One line, but still the link with the code filled in: the quickest way for the admin.
+    const orOpen = complete !== undefined ? `, or open ${complete}` : '';
     ctx.say(
-      `Approve at ${auth.verificationUri} with code ${auth.userCode} (expires in ${wordsDuration(auth.expiresIn * 1000)})`,
+      `Approve at ${auth.verificationUri} with code ${auth.userCode}${orOpen} (expires in ${wordsDuration(auth.expiresIn * 1000)})`,
     );
   } else {
     const scopes = options.scopes.length > 0 ? options.scopes.join(' ') : "the server's default";

@@ -3,14 +3,17 @@
  * admin) and the script handoff (tokens delivered to a polling script). No Koa in here.
  */
 import { hashSecret, pkceChallenge, randomToken, safeEqual } from '../crypto';
-import { HttpError } from '../errors';
+import { HttpError, UpstreamError } from '../errors';
 import type { WebexPerson, WebexTokens } from '../webex/client';
+import { canReadPeopleMe, identityScopeFor } from '../webex/scopes';
 import type { FlowDeps } from './context';
 
 /** What the store keeps between /start and /oauth, under the hash of `state`. */
 interface FlowRecord {
   kind: 'browser' | 'device';
   scopes: string[];
+  /** The scope added so the service learns who signed in (also asked of Webex), if any. */
+  identity?: string;
   /** Hash of the browser-binding cookie value. */
   binding: string;
   /** The PKCE verifier, sealed. */
@@ -35,9 +38,11 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
   const state = randomToken(32);
   const verifier = randomToken(48);
   const stateHash = hashSecret(state);
+  const identity = identityScopeFor(deps.config.identityScope, opts.scopes);
   const record: FlowRecord = {
     kind: opts.kind,
     scopes: opts.scopes,
+    ...(identity ? { identity } : {}),
     binding: hashSecret(opts.browserId),
     verifier: deps.sealer.seal(verifier, flowKey(stateHash)),
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
@@ -50,23 +55,28 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
   );
   deps.metrics.flowsStarted.inc({ kind: opts.kind });
   return deps.webex.authorizeUrl({
-    scopes: opts.scopes,
+    scopes: identity ? [...opts.scopes, identity] : opts.scopes,
     state,
     codeChallenge: pkceChallenge(verifier),
   });
 }
 
-export type StateProblem = 'missing' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired';
+export type StateProblem = 'missing' | 'used' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired';
 
 const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
   missing: {
     message: 'This page was opened without the sign-in details Webex normally sends back.',
     hint: 'Start again from the home page rather than opening this address directly.',
   },
+  used: {
+    message:
+      'This page was already used. Each sign-in finishes once, and its tokens are shown once and never stored, so reloading the page cannot show them again.',
+    hint: 'If you still need tokens, start a new sign-in from the home page.',
+  },
   no_cookie: {
     message:
-      'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it.',
-    hint: 'Allow cookies for this site (they are only used during sign-in), then start again.',
+      'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it. Most often the sign-in was started at another address for this service than the one Webex sent you back to (such as 127.0.0.1 instead of localhost), or in another browser or a private window; blocked cookies do the same.',
+    hint: 'Open this service at its own address in this browser, allow cookies for it (they are only used during sign-in), then start again.',
   },
   mismatch: {
     message:
@@ -86,16 +96,24 @@ const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
 };
 
 export class StateError extends HttpError {
-  constructor(readonly problem: StateProblem) {
+  /** `publicUrl` names the service's own address in the no_cookie hint. */
+  constructor(
+    readonly problem: StateProblem,
+    publicUrl?: string,
+  ) {
+    const hint =
+      problem === 'no_cookie' && publicUrl
+        ? `Open ${publicUrl} in this browser (that exact address), allow cookies for it (they are only used during sign-in), then start again.`
+        : STATE_TEXT[problem].hint;
     super(400, `state_${problem}`, STATE_TEXT[problem].message, {
       title: 'This sign-in cannot be finished',
-      hint: STATE_TEXT[problem].hint,
+      hint,
     });
   }
 }
 
 /** Explanations for errors Webex sends back on the redirect. Webex's own text is never shown. */
-export function webexRedirectError(code: string): HttpError {
+export function webexRedirectError(code: string, opts: { verified?: boolean } = {}): HttpError {
   if (code === 'access_denied') {
     return new HttpError(
       403,
@@ -111,16 +129,17 @@ export function webexRedirectError(code: string): HttpError {
     return new HttpError(
       403,
       'invalid_scope',
-      'Your Webex account is not entitled to the requested scopes. This generally happens when a standard Webex user asks for admin (spark-admin) or compliance scopes.',
+      "Webex refused the requested scopes. Either your Webex account is not entitled to them (a standard user asking for admin, compliance or partner scopes), or a scope is not enabled on this service's Webex integration.",
       {
-        title: 'Not entitled to these scopes',
-        hint: 'Sign in with a full administrator (or compliance officer) account of the organization, or pick fewer scopes.',
+        title: 'Scopes refused by Webex',
+        hint: 'Sign in with a full administrator (or compliance officer) account of the organization, or pick fewer scopes. If an administrator gets this too, the operators need to tick the scopes on the integration at developer.webex.com and list them in ALLOWED_SCOPES.',
       },
     );
   }
   const safe = /^[a-z_]{1,40}$/.test(code) ? code : 'unknown';
+  // Without a verified state anyone can craft this address, so it is not blamed on Webex (5xx).
   return new HttpError(
-    502,
+    opts.verified === false ? 400 : 502,
     'webex_error',
     `Webex did not complete the sign-in and returned the error code "${safe}".`,
     {
@@ -131,32 +150,89 @@ export function webexRedirectError(code: string): HttpError {
   );
 }
 
+/**
+ * Webex's error_description, fit for the log. Anyone can put anything in this parameter, so
+ * token-shaped words (long, mixed-case runs) are dropped: the log never holds a secret.
+ */
+function loggableDescription(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  return text
+    .slice(0, 300)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .split(' ')
+    .map((w) => (/^(?=(?:.*[A-Z]){2})(?=.*[a-z0-9])[\w+/=.-]{12,}$/.test(w) ? '[redacted]' : w))
+    .join(' ');
+}
+
 export interface CallbackInput {
   state?: string;
   code?: string;
   error?: string;
+  /** Webex's own words about the error: logged, never shown. */
+  errorDescription?: string;
   browserId?: string;
+  /** The page put `used=1` in place of code and state after showing them (public/app.js). */
+  used?: boolean;
+}
+
+/** What the sign-in granted: Webex grants every requested scope or refuses the sign-in. */
+export interface GrantedScopes {
+  /** Every scope asked of Webex, the identity scope included. */
+  scopes: string[];
+  /** The scope the service added to learn who signed in, if any. */
+  identity: string | null;
+  /** True when Webex named the scopes itself; false when they are the requested ones. */
+  fromWebex: boolean;
 }
 
 export type CallbackResult =
-  | { kind: 'browser'; tokens: WebexTokens; person: WebexPerson | null; scopes: string[] }
+  | { kind: 'browser'; tokens: WebexTokens; person: WebexPerson | null; granted: GrantedScopes }
   | {
       kind: 'device';
       handoff: string;
       tokens: WebexTokens | null;
       person: WebexPerson | null;
+      granted?: GrantedScopes;
       error?: HttpError;
     };
 
 /**
  * Verify the state against the store and the browser, then finish with Webex.
- * Throws StateError before any call to Webex when the state is not right.
+ * Throws StateError before any call to Webex when the state is not right. An `error` from
+ * Webex is read first: whether `state` comes back with it is not documented, so without a
+ * usable state the page explains Webex's error rather than a state problem.
  */
 export async function completeAuthorization(
   deps: FlowDeps,
   input: CallbackInput,
 ): Promise<CallbackResult> {
-  if (!input.state) throw new StateError('missing');
+  if (input.error !== undefined) {
+    deps.logger.info(
+      {
+        event: 'webex_redirect_error',
+        error: /^[a-z_]{1,40}$/.test(input.error) ? input.error : 'unknown',
+        description: loggableDescription(input.errorDescription),
+        withState: Boolean(input.state),
+      },
+      'Webex sent an error back on the redirect',
+    );
+    try {
+      return await verifiedCallback(deps, input);
+    } catch (err) {
+      if (!(err instanceof StateError)) throw err;
+      deps.logger.info(
+        { event: 'webex_redirect_error_without_flow', problem: err.problem },
+        'no usable sign-in state came with the error; explaining the error alone',
+      );
+      deps.metrics.flowsCompleted.inc({ kind: 'unknown', outcome: 'webex_error_no_state' });
+      throw webexRedirectError(input.error, { verified: false });
+    }
+  }
+  return verifiedCallback(deps, input);
+}
+
+async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<CallbackResult> {
+  if (!input.state) throw new StateError(input.used ? 'used' : 'missing');
   const stateHash = hashSecret(input.state);
   const raw = await deps.store.take(flowKey(stateHash));
   if (raw === null) {
@@ -165,7 +241,7 @@ export async function completeAuthorization(
   }
   await deps.store.set(spentKey(stateHash), '1', deps.config.flowTtlSeconds * 1000);
   const record = JSON.parse(raw) as FlowRecord;
-  if (!input.browserId) throw new StateError('no_cookie');
+  if (!input.browserId) throw new StateError('no_cookie', deps.config.publicUrl);
   if (!safeEqual(hashSecret(input.browserId), record.binding)) throw new StateError('mismatch');
 
   const outcome = (o: string) => deps.metrics.flowsCompleted.inc({ kind: record.kind, outcome: o });
@@ -193,13 +269,40 @@ export async function completeAuthorization(
     outcome('exchange_failed');
     throw err;
   }
-  const person = await deps.webex.me(tokens.access_token).catch((err: unknown) => {
+  const requested = record.identity ? [...record.scopes, record.identity] : record.scopes;
+  const granted: GrantedScopes = {
+    scopes: tokens.scope ? tokens.scope.split(/\s+/).filter(Boolean) : requested,
+    identity: record.identity ?? null,
+    fromWebex: Boolean(tokens.scope),
+  };
+  // Webex sends no `scope`; scripts are told the granted scopes all the same (RFC 6749 §5.1).
+  tokens = { ...tokens, scope: granted.scopes.join(' ') };
+
+  let person: WebexPerson | null = null;
+  if (canReadPeopleMe(granted.scopes)) {
+    try {
+      person = await deps.webex.me(tokens.access_token);
+    } catch (err) {
+      // Webex rate-limiting or down: a temporary answer the admin can retry, not a sign-in
+      // with an unknown signer.
+      if (
+        err instanceof UpstreamError &&
+        (err.reason === 'rate_limited' || err.reason === 'unavailable')
+      ) {
+        outcome('people_me_unavailable');
+        throw err;
+      }
+      deps.logger.info(
+        { event: 'people_me_failed', reason: (err as Error).message },
+        "people/me failed; continuing without the signer's identity",
+      );
+    }
+  } else {
     deps.logger.info(
-      { event: 'people_me_failed', reason: (err as Error).message },
-      "people/me failed; continuing without the signer's identity",
+      { event: 'identity_unknown', reason: 'no people-reading scope (IDENTITY_SCOPE=none)' },
+      "the granted scopes cannot read people/me; continuing without the signer's identity",
     );
-    return null;
-  });
+  }
 
   const refused = orgRefusal(deps, person);
   if (refused) {
@@ -209,47 +312,50 @@ export async function completeAuthorization(
       'sign-in from an organization that is not allowed; tokens discarded',
     );
     if (record.kind === 'device' && record.handoff) {
-      return { kind: 'device', handoff: record.handoff, tokens: null, person, error: refused };
+      return {
+        kind: 'device',
+        handoff: record.handoff,
+        tokens: null,
+        person,
+        granted,
+        error: refused,
+      };
     }
     throw refused;
   }
 
   outcome('success');
   if (record.kind === 'device' && record.handoff) {
-    return { kind: 'device', handoff: record.handoff, tokens, person };
+    return { kind: 'device', handoff: record.handoff, tokens, person, granted };
   }
   deps.logger.info(
     {
       event: 'browser_tokens_issued',
       email: person?.emails?.[0] ?? null,
       orgId: person?.orgId ?? null,
-      scopes: record.scopes,
+      scopes: granted.scopes,
     },
     'tokens issued to the signed-in admin',
   );
-  return {
-    kind: 'browser',
-    tokens,
-    person,
-    scopes: tokens.scope ? tokens.scope.split(/\s+/) : record.scopes,
-  };
+  return { kind: 'browser', tokens, person, granted };
 }
 
 function orgRefusal(deps: FlowDeps, person: WebexPerson | null): HttpError | null {
   const allowed = deps.config.allowedOrgIds;
   if (allowed.length === 0) return null;
-  if (person?.orgId && allowed.includes(person.orgId)) return null;
+  // me() turns people/me's base64 org id into the UUID, the form ALLOWED_ORG_IDS is kept in.
+  if (person?.orgId && allowed.includes(person.orgId.toLowerCase())) return null;
   return new HttpError(
     403,
     'org_not_allowed',
     person?.orgId
       ? 'You signed in with an account of a Webex organization this service does not serve. The tokens were discarded.'
-      : 'This service only serves specific Webex organizations, and Webex did not tell us which organization you belong to (the granted scopes may not include reading your profile). The tokens were discarded.',
+      : 'This service only serves specific Webex organizations, and Webex did not tell us which organization you belong to (reading your profile failed). The tokens were discarded.',
     {
       title: 'Organization not allowed',
       hint: person?.orgId
         ? 'Sign in with an account of an allowed organization, or ask the operators to add yours to ALLOWED_ORG_IDS.'
-        : 'Include spark:people_read (or spark-admin:people_read) in the scopes and try again.',
+        : 'Start again in a minute; if it keeps happening, the operators should check that spark:people_read is ticked on the integration.',
     },
   );
 }

@@ -52,13 +52,16 @@ export interface DeviceAuthorizationResponse {
   interval: number;
 }
 
-const handoffKey = (h: string) => `handoff:${h}`;
-const resultKey = (h: string) => `result:${h}`;
-const pollKey = (h: string) => `poll:${h}`;
-const slowKey = (h: string) => `slow:${h}`;
-const expiredKey = (h: string) => `expired:${h}`;
+// Every key of one handoff shares the hash tag {h}: the poll script reads and writes several of
+// them at once, and in a Redis Cluster they must live on one node (which also lets one WAIT
+// cover the whole decision). Different handoffs spread over the slots.
+const handoffKey = (h: string) => `handoff:{${h}}`;
+const resultKey = (h: string) => `result:{${h}}`;
+const pollKey = (h: string) => `poll:{${h}}`;
+const slowKey = (h: string) => `slow:{${h}}`;
+const expiredKey = (h: string) => `expired:{${h}}`;
 const userCodeKey = (code: string) => `ucode:${hashSecret(code)}`;
-const decidedKey = (h: string) => `decided:${h}`;
+const decidedKey = (h: string) => `decided:{${h}}`;
 /**
  * What the approving admin's page polls: keyed by a second hash so that nothing named after
  * the device code outlives the delivery, and holding only the state, never a token.
@@ -271,9 +274,13 @@ function scriptGaveUp(): HttpError {
   );
 }
 
+/**
+ * The last write of an approval or a denial, so it is durable: it waits for the replicas
+ * (REDIS_WAIT_REPLICAS), covering the decision and the sealed result written before it.
+ */
 async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Promise<void> {
   const ttl = Math.max(1, record.expiresAt - deps.now()) + TOMBSTONE_MS;
-  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl);
+  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl, { durable: true });
 }
 
 /**
@@ -483,7 +490,11 @@ export class HandoffWaiters {
 
   private ensureSubscribed(): Promise<unknown> {
     this.subscription ??= this.deps.store
-      .subscribe(HANDOFF_CHANNEL, (h) => this.wake(h))
+      .subscribe(
+        HANDOFF_CHANNEL,
+        (h) => this.wake(h),
+        () => void this.recheck(),
+      )
       .catch((err: unknown) => {
         this.subscription = undefined;
         throw err;
@@ -496,6 +507,21 @@ export class HandoffWaiters {
     if (!set) return;
     this.waiting.delete(h);
     for (const fn of set) fn();
+  }
+
+  /**
+   * The subscription came back after a break (a Redis failover): a wake-up sent meanwhile was
+   * lost, so read every waited-on handoff once and wake those no longer pending.
+   */
+  private async recheck(): Promise<void> {
+    const hs = [...this.waiting.keys()];
+    if (hs.length === 0) return;
+    const raws = await this.deps.store.getMany(hs.map(handoffKey)).catch(() => null);
+    if (!raws) return;
+    hs.forEach((h, i) => {
+      const raw = raws[i];
+      if (!raw || (JSON.parse(raw) as HandoffRecord).status !== 'pending') this.wake(h);
+    });
   }
 
   /** Resolve after a change to `h`, after `ms`, or at shutdown, whichever comes first. */
@@ -683,7 +709,7 @@ function denyText(reason: HandoffRecord['denyReason']): string {
     case 'org_not_allowed':
       return 'The admin who approved belongs to a Webex organization this service does not serve; the tokens were discarded.';
     case 'invalid_scope':
-      return 'The admin who signed in is not entitled to the requested scopes (typically a non-admin account asking for spark-admin scopes).';
+      return "Webex refused the requested scopes: the admin who signed in is not entitled to them (typically a non-admin account asking for spark-admin scopes), or a scope is not enabled on the service's Webex integration.";
     case 'access_denied':
       return 'Webex refused the sign-in: it was declined, or an org policy does not allow this integration for that account.';
     default:

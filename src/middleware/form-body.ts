@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import querystring from 'node:querystring';
-import coBody from 'co-body';
+import zlib from 'node:zlib';
 import type Koa from 'koa';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -18,7 +18,7 @@ function parseForm(text: string): querystring.ParsedUrlQuery {
 }
 
 /** An error the error handler turns into a 4xx answer (it reads `status`, as for co-body's). */
-function bodyError(status: 400 | 413, message: string): Error {
+function bodyError(status: 400 | 413 | 415, message: string): Error {
   return Object.assign(new Error(message), { status, expose: true });
 }
 
@@ -62,18 +62,96 @@ function readPlainBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** A decompressor for a Content-Encoding, or undefined for one this service does not take. */
+function decompressorFor(encoding: string): zlib.Gunzip | zlib.BrotliDecompress | undefined {
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+    case 'deflate':
+      return zlib.createUnzip();
+    case 'br':
+      return zlib.createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A gzip, deflate or brotli body, decompressed, as UTF-8 text, refused once more than `limit`
+ * bytes come out (a small compressed body can inflate to gigabytes).
+ *
+ * This replaces co-body (raw-body over inflation), which crashed the process: when raw-body gave
+ * up on the decompressor (too large, or the client went away) it removed its 'error' listener
+ * but left the request piped into it, so a truncated or corrupt tail arriving afterwards made
+ * zlib emit 'error' with no listener, an uncaughtException ("unexpected end of file"). Here the
+ * decompressor keeps an error listener for its whole life, is unpiped and destroyed the moment
+ * the outcome is known, and an aborted request destroys it instead of leaving it waiting.
+ */
+function readCompressedBody(
+  req: IncomingMessage,
+  encoding: string,
+  limit: number,
+): Promise<string> {
+  const inflate = decompressorFor(encoding);
+  if (!inflate) {
+    // Drain what the client sends so the 415 answer can be written on a healthy connection.
+    req.resume();
+    return Promise.reject(bodyError(415, `unsupported Content-Encoding: ${encoding}`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      req.off('aborted', onAborted);
+      req.off('close', onClose);
+      req.off('error', onReqError);
+      if (err) {
+        // Stop decompressing: nothing more is read from the decompressor, so no late error can
+        // surface; the rest of the request is drained so the 4xx answer still reaches the client.
+        req.unpipe(inflate);
+        inflate.destroy();
+        req.resume();
+        reject(err);
+      } else {
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      }
+    };
+    const onAborted = () => finish(bodyError(400, 'request aborted'));
+    const onClose = () => {
+      if (!req.complete) finish(bodyError(400, 'request aborted'));
+    };
+    const onReqError = () => finish(bodyError(400, 'request body could not be read'));
+    // Kept for the decompressor's whole life, also after `finish`: a zlib stream that emits
+    // 'error' without a listener takes the process down.
+    inflate.on('error', (err) => finish(err));
+    inflate.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) finish(bodyError(413, 'request entity too large'));
+      else chunks.push(chunk);
+    });
+    inflate.on('end', () => finish());
+    req.on('aborted', onAborted);
+    req.on('close', onClose);
+    req.on('error', onReqError);
+    req.pipe(inflate);
+  });
+}
+
 /**
  * Reads application/x-www-form-urlencoded bodies (the only kind any endpoint takes) into
  * ctx.request.body; bodies of other types are left unread and refused by the routes with a clear
- * message. Too large, undecodable or wrongly encoded bodies throw co-body's 4xx errors, which
- * the error handler explains.
+ * message. Too large, undecodable or wrongly encoded bodies throw 4xx errors (zlib's own for a
+ * body that does not match its Content-Encoding), which the error handler explains.
  *
  * Parsed with Node's querystring instead of qs: OAuth parameters are flat by definition
  * (RFC 6749 §3.1), so qs's nesting and dot rules only added cost, and with type-is's media-type
  * parsing they were a visible share of every pending poll's CPU (figures in docs/BENCHMARKS.md).
  */
 export function formBody(limitBytes: number): Koa.Middleware {
-  const options = { limit: limitBytes, qs: { parse: parseForm } };
   return function readForm(ctx, next) {
     const request = ctx.request as Koa.Request & { body?: unknown };
     if (request.body !== undefined) return next();
@@ -81,11 +159,12 @@ export function formBody(limitBytes: number): Koa.Middleware {
       request.body = {};
       return next();
     }
+    const encoding = (ctx.get('content-encoding') || 'identity').trim().toLowerCase();
     const read =
-      (ctx.get('content-encoding') || 'identity').toLowerCase() === 'identity'
-        ? readPlainBody(ctx.req, limitBytes).then(parseForm)
-        : coBody.form(ctx.req, options);
-    return read.then((body: unknown) => {
+      encoding === 'identity'
+        ? readPlainBody(ctx.req, limitBytes)
+        : readCompressedBody(ctx.req, encoding, limitBytes);
+    return read.then(parseForm).then((body: unknown) => {
       request.body = body;
       return next();
     });

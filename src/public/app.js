@@ -2,9 +2,16 @@
 (function () {
   'use strict';
 
-  // Keep sign-in parameters out of the address bar and history once the page has loaded.
-  if (/[?&](code|state|user_code)=/.test(window.location.search) && window.history.replaceState) {
-    window.history.replaceState(null, '', window.location.pathname);
+  // Keep sign-in parameters out of the address bar and history once the page has loaded. A
+  // finished sign-in (code, state) leaves `used=1` behind, so that a reload is told the page
+  // was already used rather than that it was opened without the sign-in details.
+  if (window.history.replaceState) {
+    var search = window.location.search;
+    if (/[?&](code|state)=/.test(search)) {
+      window.history.replaceState(null, '', window.location.pathname + '?used=1');
+    } else if (/[?&]user_code=/.test(search)) {
+      window.history.replaceState(null, '', window.location.pathname);
+    }
   }
 
   document.addEventListener('DOMContentLoaded', function () {

@@ -14,8 +14,8 @@ import {
 } from '../flows/device';
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
-import { utc } from '../views/format';
-import { describeScope } from '../webex/scopes';
+import { claimedUserAgent, utc } from '../views/format';
+import { describeScope, identityScopeFor } from '../webex/scopes';
 import { formBody, single } from './params';
 
 /** The verification pages an admin uses to approve or deny a script's request. */
@@ -46,9 +46,10 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     const found = await findPendingHandoff(deps, typed, { address: ctx.ip, browserId: browserId! });
     if (!found) {
       ctx.status = 400;
+      // Keep what was typed, so that one wrong letter is corrected rather than typed again.
       ctx.body = enterPage(
         browserId!,
-        '',
+        typed.trim().slice(0, 32),
         'That code is not valid: it may be mistyped, expired, or already used. Check the code the script shows and try again.',
       );
       return;
@@ -62,12 +63,16 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
       userCode: formatUserCode(normalizeUserCode(typed)!),
       clientName: record.clientName,
       clientDescription: client?.description ?? null,
-      requester: record.requester,
+      requester: {
+        address: record.requester.address,
+        userAgent: claimedUserAgent(record.requester.userAgent),
+      },
       createdIso: new Date(record.createdAt).toISOString(),
       createdUtc: utc(record.createdAt),
       expiresIso: new Date(record.expiresAt).toISOString(),
       expiresUtc: utc(record.expiresAt),
       scopes: record.scopes.map(describeScope),
+      identityScope: identityScopeFor(config.identityScope, record.scopes),
     });
   });
 

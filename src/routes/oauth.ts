@@ -24,17 +24,21 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
       state: str(q.state),
       code: str(q.code),
       error: str(q.error),
+      errorDescription: str(q.error_description),
       browserId: readBrowserId(ctx, deps.config),
+      used: q.used === '1',
     });
 
     if (result.kind === 'browser') {
-      const { tokens, person, scopes } = result;
+      const { tokens, person, granted } = result;
       const now = deps.now();
       ctx.body = deps.views.render('tokens', {
         pageTitle: 'Your tokens',
         tokens,
         person,
-        scopes,
+        scopes: granted.scopes,
+        scopesFromWebex: granted.fromWebex,
+        identityScope: granted.identity,
         access: lifetime(tokens.expires_in, now),
         refresh: lifetime(tokens.refresh_token_expires_in, now),
         curl: `curl -H "Authorization: Bearer ${tokens.access_token}" ${deps.config.webex.apiUrl}/people/me`,

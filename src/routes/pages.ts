@@ -5,7 +5,13 @@ import type { CliDownloadSource } from '../cli-download';
 import type { FlowDeps } from '../flows/context';
 import { ensureBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
-import { checkRequestedScopes, describeScope, groupScopes, presetsFor } from '../webex/scopes';
+import {
+  checkRequestedScopes,
+  describeScope,
+  groupScopes,
+  identityScopeFor,
+  presetsFor,
+} from '../webex/scopes';
 
 /** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
 export function pagesRouter(
@@ -29,7 +35,11 @@ export function pagesRouter(
     const download = await deps.cliDownload.get().catch(() => null);
     const cli = { command: cliCommand, sha256: download?.sha256 ?? null };
     if (config.scopesMode === 'static') {
-      ctx.body = views.render('static', { scopes: config.staticScopes.map(describeScope), cli });
+      ctx.body = views.render('static', {
+        scopes: config.staticScopes.map(describeScope),
+        identityScope: identityScopeFor(config.identityScope, config.staticScopes),
+        cli,
+      });
       return;
     }
     const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
@@ -40,6 +50,7 @@ export function pagesRouter(
       selected: preset?.scopes ?? [],
       selectedPreset: preset?.id ?? null,
       cli,
+      identityScope: config.identityScope,
     });
   });
 

@@ -3,14 +3,24 @@
  * endpoint (authorization_code with PKCE, refresh_token) and people/me. Used by the demo
  * (mounted under /sandbox/v1 when SANDBOX=true) and by the tests as a real HTTP upstream.
  * Faults can be switched on to rehearse Webex misbehaving.
+ *
+ * By default it behaves as Webex does (docs/webex.md lists the sources): token answers carry
+ * no `scope`; people/me needs a people-reading scope; org ids are base64 of
+ * `ciscospark://us/ORGANIZATION/<uuid>`; a scope the integration did not register is
+ * `invalid_scope`; errors look like `{message, errors: [{description}], trackingId}`.
  */
 import crypto from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
+import { orgApiId } from '../webex/org-id';
+import { SCOPE_CATALOG, canReadPeopleMe } from '../webex/scopes';
 
 export type TokenFault =
-  'http500' | 'timeout' | 'html' | 'missing_fields' | 'reset' | 'invalid_client';
-export type PeopleFault = 'http403' | 'timeout';
+  'http500' | 'http429' | 'timeout' | 'html' | 'missing_fields' | 'reset' | 'invalid_client';
+export type PeopleFault = 'http403' | 'http429' | 'http503' | 'timeout';
+
+/** The org the sandbox's people belong to, as the UUID Control Hub would show. */
+export const SANDBOX_ORG_UUID = '5a4d2c10-0b1e-4c6f-9a3e-00000000f00d';
 
 export interface SandboxUser {
   id: string;
@@ -25,7 +35,12 @@ export interface SandboxOptions {
   clientSecret: string;
   /** Prefix of issued tokens, so tests can recognise them anywhere. */
   tokenPrefix?: string;
+  /** The org's UUID (people/me answers its base64 API form). */
   orgId?: string;
+  /** The scopes ticked on the simulated integration (default: the whole catalog). */
+  registeredScopes?: readonly string[];
+  /** Retry-After the rate-limit faults send, in seconds. */
+  retryAfterSeconds?: number;
   accessTokenLifetime?: number;
   refreshTokenLifetime?: number;
   /** How long a timeout fault holds the request, in ms. */
@@ -43,7 +58,12 @@ interface IssuedCode {
 export type RenderPage = (view: string, locals: Record<string, unknown>) => string;
 
 export class Sandbox {
-  readonly faults: { token?: TokenFault; people?: PeopleFault } = {};
+  readonly faults: {
+    token?: TokenFault;
+    people?: PeopleFault;
+    /** Send error redirects without `state` (Webex does not document that it comes back). */
+    errorWithoutState?: boolean;
+  } = {};
   /** Counters tests assert on (e.g. "the token endpoint was not called"). */
   readonly calls = { authorize: 0, token: 0, refresh: 0, peopleMe: 0 };
   /** Every token pair issued, newest last, so tests can look for the values anywhere. */
@@ -51,12 +71,12 @@ export class Sandbox {
   /** The query of the last authorize request, as received. */
   lastAuthorize: URLSearchParams | undefined;
   private readonly codes = new Map<string, IssuedCode>();
-  private readonly accessTokens = new Map<string, SandboxUser>();
+  private readonly accessTokens = new Map<string, { user: SandboxUser; scopes: string[] }>();
   private readonly refreshTokens = new Map<string, { user: SandboxUser; scopes: string[] }>();
   readonly users: { admin: SandboxUser; user: SandboxUser };
 
   constructor(readonly options: SandboxOptions) {
-    const orgId = options.orgId ?? 'sandbox-org-0001';
+    const orgId = options.orgId ?? SANDBOX_ORG_UUID;
     this.users = {
       admin: {
         id: 'sandbox-person-admin',
@@ -94,6 +114,18 @@ export class Sandbox {
         ctx.body = render('sandbox-authorize', { problem, params: [] });
         return;
       }
+      const unregistered = this.unregisteredScopes(q);
+      if (unregistered.length > 0) {
+        // As Webex does: a scope not ticked on the integration sends the browser back at once.
+        ctx.redirect(
+          this.errorRedirect(
+            q,
+            'invalid_scope',
+            `The requested scope is invalid: ${unregistered.join(' ')}`,
+          ).toString(),
+        );
+        return;
+      }
       ctx.body = render('sandbox-authorize', {
         problem: null,
         scopes: (q.get('scope') ?? '').split(' ').filter(Boolean),
@@ -113,15 +145,12 @@ export class Sandbox {
         ctx.body = render('sandbox-authorize', { problem, params: [] });
         return;
       }
-      const redirect = new URL(q.get('redirect_uri')!);
-      const state = q.get('state');
-      if (state) redirect.searchParams.set('state', state);
       const scopes = (q.get('scope') ?? '').split(' ').filter(Boolean);
       const decision = body.decision;
       const user = decision === 'non-admin' ? this.users.user : this.users.admin;
+      let redirect: URL;
       if (decision === 'decline') {
-        redirect.searchParams.set('error', 'access_denied');
-        redirect.searchParams.set('error_description', 'The user declined the request');
+        redirect = this.errorRedirect(q, 'access_denied', 'The user declined the request');
       } else if (
         !user.admin &&
         scopes.some(
@@ -131,12 +160,15 @@ export class Sandbox {
             s.startsWith('audit:'),
         )
       ) {
-        redirect.searchParams.set('error', 'invalid_scope');
-        redirect.searchParams.set(
-          'error_description',
+        redirect = this.errorRedirect(
+          q,
+          'invalid_scope',
           'No user entitled service in request scopes',
         );
       } else {
+        redirect = new URL(q.get('redirect_uri')!);
+        const state = q.get('state');
+        if (state) redirect.searchParams.set('state', state);
         const code = this.token('CODE');
         this.codes.set(code, {
           user,
@@ -161,7 +193,7 @@ export class Sandbox {
         body.client_secret !== this.options.clientSecret
       ) {
         ctx.status = 401;
-        ctx.body = { error: 'invalid_client', error_description: 'Client authentication failed' };
+        ctx.body = webexError('invalid_client: client authentication failed');
         return;
       }
       if (body.grant_type === 'authorization_code') {
@@ -214,20 +246,34 @@ export class Sandbox {
       if (this.faults.people === 'timeout') {
         await new Promise((resolve) => setTimeout(resolve, this.options.hangMs ?? 3000));
       }
-      const auth = ctx.get('authorization');
-      const user = this.accessTokens.get(auth.replace(/^Bearer /, ''));
-      if (!user || this.faults.people === 'http403') {
-        ctx.status = user ? 403 : 401;
-        ctx.body = {
-          message: 'The requested resource could not be found or you are not authorized.',
-        };
+      if (this.faults.people === 'http429') {
+        ctx.status = 429;
+        ctx.set('Retry-After', String(this.options.retryAfterSeconds ?? 7));
+        ctx.body = webexError('Too many requests have been made.');
         return;
       }
+      if (this.faults.people === 'http503') {
+        ctx.status = 503;
+        ctx.body = webexError('Service unavailable.');
+        return;
+      }
+      const auth = ctx.get('authorization');
+      const entry = this.accessTokens.get(auth.replace(/^Bearer /, ''));
+      const user = entry?.user;
+      // Webex answers people/me only to a token with a people-reading scope.
+      if (!entry || !canReadPeopleMe(entry.scopes) || this.faults.people === 'http403') {
+        ctx.status = entry ? 403 : 401;
+        ctx.body = webexError(
+          'The requested resource could not be found or you are not authorized.',
+        );
+        return;
+      }
+      if (!user) return;
       ctx.body = {
         id: user.id,
         displayName: user.displayName,
         emails: [user.email],
-        orgId: user.orgId,
+        orgId: orgApiId(user.orgId),
         type: 'person',
       };
     });
@@ -246,10 +292,25 @@ export class Sandbox {
     return null;
   }
 
+  private unregisteredScopes(q: URLSearchParams): string[] {
+    const registered = new Set(this.options.registeredScopes ?? SCOPE_CATALOG.map((s) => s.scope));
+    return (q.get('scope') ?? '').split(' ').filter((s) => s && !registered.has(s));
+  }
+
+  /** Back to the client with an error; `state` is left off when that fault is on. */
+  private errorRedirect(q: URLSearchParams, error: string, description: string): URL {
+    const redirect = new URL(q.get('redirect_uri')!);
+    const state = q.get('state');
+    if (state && !this.faults.errorWithoutState) redirect.searchParams.set('state', state);
+    redirect.searchParams.set('error', error);
+    redirect.searchParams.set('error_description', description);
+    return redirect;
+  }
+
   private issue(user: SandboxUser, scopes: string[], oldRefresh?: string) {
     const access = this.token('AT');
     const refresh = oldRefresh ?? this.token('RT');
-    this.accessTokens.set(access, user);
+    this.accessTokens.set(access, { user, scopes });
     this.refreshTokens.set(refresh, { user, scopes });
     this.issued.push({ access_token: access, refresh_token: refresh });
     return {
@@ -258,7 +319,6 @@ export class Sandbox {
       expires_in: this.options.accessTokenLifetime ?? 1209599,
       refresh_token: refresh,
       refresh_token_expires_in: this.options.refreshTokenLifetime ?? 7775999,
-      scope: scopes.join(' '),
     };
   }
 
@@ -270,6 +330,11 @@ export class Sandbox {
       case 'http500':
         ctx.status = 500;
         ctx.body = { message: 'Internal server error', trackingId: 'SANDBOX' };
+        return true;
+      case 'http429':
+        ctx.status = 429;
+        ctx.set('Retry-After', String(this.options.retryAfterSeconds ?? 7));
+        ctx.body = webexError('Too many requests have been made.');
         return true;
       case 'timeout':
         await new Promise((resolve) => setTimeout(resolve, this.options.hangMs ?? 3000));
@@ -294,4 +359,13 @@ export class Sandbox {
         return true;
     }
   }
+}
+
+/** An error body in Webex's shape. */
+function webexError(message: string) {
+  return {
+    message,
+    errors: [{ description: message }],
+    trackingId: `SANDBOX_${crypto.randomBytes(6).toString('hex')}`,
+  };
 }

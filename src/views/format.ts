@@ -25,3 +25,13 @@ export function utc(ms: number): string {
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC');
 }
+
+/**
+ * The requester's user agent as the approval page shows it: "unknown" when the client did not
+ * name itself, i.e. sent nothing or only its HTTP library's default (Node's fetch sends `node`),
+ * which says nothing an approver can use.
+ */
+export function claimedUserAgent(userAgent: string): string {
+  const ua = userAgent.trim();
+  return /^(node|undici|node-fetch(\/[\w.]+)?|axios(\/[\w.]+)?|)$/i.test(ua) ? 'unknown' : ua;
+}

@@ -3,9 +3,12 @@
  * asks people/me who signed in. Every call has a timeout; every failure becomes one of our
  * error classes so callers never see a raw fetch error or a half-parsed body.
  */
+import { EnvHttpProxyAgent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { AppConfig } from '../config';
 import { OAuthError, UpstreamError } from '../errors';
+import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import { orgUuid } from './org-id';
 
 export interface WebexTokens {
   access_token: string;
@@ -35,6 +38,10 @@ export interface WebexClientOptions {
   timeoutMs: number;
   /** Told about every upstream call, for metrics. */
   onCall?: (endpoint: WebexEndpoint, outcome: string, seconds: number) => void;
+  /** Where Webex's own error text and trackingId go: the log, never a page. */
+  logger?: Pick<Logger, 'warn'>;
+  /** Sends every call through this undici dispatcher (the egress proxy agent). */
+  dispatcher?: Dispatcher;
   fetch?: typeof fetch;
 }
 
@@ -42,7 +49,22 @@ export class WebexClient {
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: WebexClientOptions) {
-    this.fetchImpl = options.fetch ?? fetch;
+    const dispatcher = options.dispatcher;
+    // Node's own fetch is undici too, but only the package's fetch takes its dispatchers.
+    this.fetchImpl =
+      options.fetch ??
+      (dispatcher
+        ? (((url: string, init: RequestInit) =>
+            undiciFetch(url, {
+              ...(init as Parameters<typeof undiciFetch>[1]),
+              dispatcher,
+            })) as unknown as typeof fetch)
+        : fetch);
+  }
+
+  /** Closes the proxy agent's connections, if there is one (shutdown). */
+  async close(): Promise<void> {
+    await this.options.dispatcher?.close();
   }
 
   /** Where to send the browser: the authorize request with PKCE S256. */
@@ -78,17 +100,31 @@ export class WebexClient {
     });
   }
 
-  /** Who signed in. Rejects with UpstreamError; callers decide whether that matters. */
+  /**
+   * Who signed in. Rejects with UpstreamError; callers decide whether that matters. The org id
+   * comes back as the UUID Control Hub shows when it decodes as one.
+   */
   async me(accessToken: string): Promise<WebexPerson> {
-    const { status, body, done } = await this.send(
+    const { status, body, done, retryAfter } = await this.send(
       'people_me',
       `${this.options.apiUrl}/people/me`,
       {
         headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
       },
     );
+    if (status === 429 || status >= 500) {
+      done(`http_${status}`);
+      this.logWebexError('people_me', status, body);
+      throw new UpstreamError(
+        'people/me',
+        status === 429 ? 'rate_limited' : 'unavailable',
+        undefined,
+        retryAfter,
+      );
+    }
     if (status < 200 || status >= 300 || typeof body !== 'object' || body === null) {
       done(status >= 300 ? `http_${status}` : 'bad_response');
+      if (status >= 300) this.logWebexError('people_me', status, body);
       throw new UpstreamError('people/me', status >= 300 ? 'http_error' : 'bad_response');
     }
     done('ok');
@@ -99,8 +135,17 @@ export class WebexClient {
       emails: Array.isArray(b.emails)
         ? b.emails.filter((e): e is string => typeof e === 'string')
         : undefined,
-      orgId: typeof b.orgId === 'string' ? b.orgId : undefined,
+      orgId: typeof b.orgId === 'string' ? (orgUuid(b.orgId) ?? b.orgId) : undefined,
     };
+  }
+
+  /** Webex's message and trackingId help its support find the call; they go to the log only. */
+  private logWebexError(endpoint: WebexEndpoint, status: number, body: unknown): void {
+    const detail = webexErrorDetail(body);
+    this.options.logger?.warn(
+      { event: 'webex_error', endpoint, status, ...detail },
+      'Webex answered with an error',
+    );
   }
 
   private async tokenRequest(
@@ -112,17 +157,24 @@ export class WebexClient {
       client_id: this.options.clientId,
       client_secret: this.options.clientSecret,
     });
-    const { status, body, done } = await this.send(endpoint, this.options.tokenUrl, {
+    const { status, body, done, retryAfter } = await this.send(endpoint, this.options.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
     });
-    if (status >= 500) {
+    if (status === 429 || status >= 500) {
       done(`http_${status}`);
-      throw new UpstreamError('access_token', 'http_error');
+      this.logWebexError(endpoint, status, body);
+      throw new UpstreamError(
+        'access_token',
+        status === 429 ? 'rate_limited' : 'unavailable',
+        undefined,
+        retryAfter,
+      );
     }
     if (status < 200 || status >= 300) {
       done(`http_${status}`);
+      this.logWebexError(endpoint, status, body);
       throw mapTokenError(endpoint, status, body);
     }
     const tokens = parseTokens(body);
@@ -142,6 +194,7 @@ export class WebexClient {
       this.options.onCall?.(endpoint, outcome, (performance.now() - t0) / 1000);
     let status: number;
     let text: string;
+    let retryAfter: number | undefined;
     try {
       const res = await this.fetchImpl(url, {
         ...init,
@@ -149,6 +202,7 @@ export class WebexClient {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       status = res.status;
+      retryAfter = parseRetryAfter(res.headers.get('retry-after'));
       text = await res.text();
     } catch (err) {
       const timeout =
@@ -166,8 +220,72 @@ export class WebexClient {
     } catch {
       body = undefined;
     }
-    return { status, body, done };
+    return { status, body, done, retryAfter };
   }
+}
+
+/** Retry-After as whole seconds (delta or HTTP date), clamped to 1..3600; undefined if absent. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  let seconds: number;
+  if (/^\d{1,9}$/.test(trimmed)) seconds = Number(trimmed);
+  else {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return undefined;
+    seconds = Math.ceil((at - Date.now()) / 1000);
+  }
+  return Math.min(3600, Math.max(1, seconds));
+}
+
+/**
+ * The parts of a Webex error body worth logging, from either shape it uses: RFC 6749
+ * `{error, error_description}` or Webex's `{message, errors: [{description}], trackingId}`.
+ */
+export function webexErrorDetail(body: unknown): {
+  error?: string;
+  message?: string;
+  trackingId?: string;
+} {
+  if (typeof body !== 'object' || body === null) return {};
+  const b = body as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 300) : undefined);
+  const descriptions = Array.isArray(b.errors)
+    ? b.errors
+        .map((e) =>
+          typeof e === 'object' && e !== null
+            ? text((e as Record<string, unknown>).description)
+            : undefined,
+        )
+        .filter((d): d is string => d !== undefined)
+    : [];
+  const message = text(b.error_description) ?? text(b.message) ?? descriptions[0];
+  return {
+    ...(text(b.error) ? { error: text(b.error) } : {}),
+    ...(message ? { message } : {}),
+    ...(text(b.trackingId) ? { trackingId: text(b.trackingId) } : {}),
+  };
+}
+
+/** The RFC 6749 code a Webex error body carries, in either shape, or '' when it names none. */
+function webexErrorCode(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return '';
+  const b = body as Record<string, unknown>;
+  if (typeof b.error === 'string') return b.error;
+  const texts = [
+    b.message,
+    ...(Array.isArray(b.errors) ? b.errors : []).map((e) =>
+      typeof e === 'object' && e !== null ? (e as Record<string, unknown>).description : undefined,
+    ),
+  ];
+  for (const t of texts) {
+    const m =
+      typeof t === 'string'
+        ? /\b(invalid_client|unauthorized_client|invalid_grant)\b/.exec(t)
+        : null;
+    if (m) return m[1] as string;
+  }
+  return '';
 }
 
 function parseTokens(body: unknown): WebexTokens | null {
@@ -198,8 +316,7 @@ function parseTokens(body: unknown): WebexTokens | null {
  * Either way the caller gets an RFC error code; Webex's free text is never passed on.
  */
 function mapTokenError(endpoint: 'token' | 'refresh', status: number, body: unknown): OAuthError {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const code = typeof b.error === 'string' ? b.error : '';
+  const code = webexErrorCode(body);
   if (status === 401 || code === 'invalid_client' || code === 'unauthorized_client') {
     return new OAuthError(502, 'server_error', "Webex refused this service's client credentials.", {
       title: 'This service is misconfigured',
@@ -227,11 +344,28 @@ function mapTokenError(endpoint: 'token' | 'refresh', status: number, body: unkn
 
 /** The client for a loaded configuration, reporting every call to the latency histogram. */
 export function webexClientFor(
-  config: Pick<AppConfig, 'webex' | 'clientId' | 'clientSecret' | 'redirectUri'>,
+  config: Pick<AppConfig, 'webex' | 'clientId' | 'clientSecret' | 'redirectUri'> &
+    Partial<Pick<AppConfig, 'sandbox'>>,
   metrics: Pick<Metrics, 'webexLatency'>,
+  logger?: Pick<Logger, 'warn'>,
 ): WebexClient {
+  const { proxy, ...webex } = config.webex;
   return new WebexClient({
-    ...config.webex,
+    ...webex,
+    ...(logger ? { logger } : {}),
+    // With SANDBOX=true Webex is this very process: a proxy set in a developer's shell
+    // would only get in the way.
+    ...((proxy.httpsProxy || proxy.httpProxy) && !config.sandbox
+      ? {
+          // Explicit values (empty strings included), so the agent never reads the environment
+          // itself: config.ts is the only reader of process.env.
+          dispatcher: new EnvHttpProxyAgent({
+            httpProxy: proxy.httpProxy,
+            httpsProxy: proxy.httpsProxy,
+            noProxy: proxy.noProxy,
+          }),
+        }
+      : {}),
     clientId: config.clientId,
     clientSecret: config.clientSecret,
     redirectUri: config.redirectUri,

@@ -2,10 +2,11 @@
  * Helm chart tests: render helm/webex-scoped-tokens with the pinned helm in .bin/ and check
  * what the cluster would run against what the app really understands.
  *
- * Needs .bin/helm and .bin/kubevalidate: `bash scripts/ci-helm.sh` builds both (pinned, cached).
+ * Needs .bin/helm and .bin/kubevalidate: the `before` hook runs scripts/build-tools.sh, which
+ * builds both with Go (pinned; cached in .bin/, so only a first run on a cold Go cache is slow).
  * Run: node --import tsx --test test/chart/chart.test.ts
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,6 +33,9 @@ const BASE = [
   'webex.clientSecret=test-client-secret',
   '--set',
   'ingress.hosts[0].host=tokens.example.com',
+  // Dynamic mode needs the integration's ticked scopes in production.
+  '--set',
+  'config.allowedScopes=spark-admin:people_read spark:people_read',
 ];
 const FIXED = [...BASE, '--set', `encryptionKey=${KEY_A}`, '--set', 'redis.password=redispass'];
 
@@ -81,7 +85,7 @@ interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface Deployment extends K8sObject {
   spec: {
@@ -107,19 +111,25 @@ interface Ingress extends K8sObject {
 
 // ---- rendering -----------------------------------------------------------------------------
 
-function requireTools(): void {
-  for (const tool of [HELM, KUBEVALIDATE]) {
-    if (!fs.existsSync(tool)) {
-      assert.fail(
-        `${path.relative(ROOT, tool)} is missing: run "bash scripts/ci-helm.sh" first ` +
-          '(it builds the pinned helm and the kubevalidate tool into .bin/)',
-      );
-    }
-  }
-}
+/** Builds (or finds cached) the pinned helm and kubevalidate; a cold Go cache takes minutes. */
+before(
+  () => {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-tools.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (r.error) throw r.error;
+    assert.equal(
+      r.status,
+      0,
+      `scripts/build-tools.sh could not build helm and kubevalidate:\n${r.stdout}\n${r.stderr}`,
+    );
+    for (const tool of [HELM, KUBEVALIDATE]) assert.ok(fs.existsSync(tool), `${tool} was built`);
+  },
+  { timeout: 30 * 60_000 },
+);
 
 function helmTemplate(args: string[]): { ok: boolean; stdout: string; stderr: string } {
-  requireTools();
   const r = spawnSync(HELM, ['template', 'wst', CHART, '--namespace', 'tokens', ...args], {
     encoding: 'utf8',
   });
@@ -244,6 +254,10 @@ const cases: { name: string; args: string[]; placeholders: Record<string, string
       'webex-scoped-tokens-credentials/CLIENT_SECRET': 'external-client-secret',
       'webex-scoped-tokens-credentials/TOKEN_ENCRYPTION_KEY': KEY_B,
       'webex-scoped-tokens-redis/url': 'rediss://:pw@redis.example.com:6380/0',
+      // cluster-values.yaml and sentinel-values.yaml: passwords from the operator's Secrets.
+      'redis-cluster/redis-password': 'cluster-password',
+      'redis/redis-password': 'redis-password',
+      'redis/sentinel-password': 'sentinel-password',
     },
   })),
 ];
@@ -295,14 +309,16 @@ test('app and Redis pods run with a restricted security context and no API token
     )) {
       assert.equal(sa.automountServiceAccountToken, false, `${c.name}: ServiceAccount`);
     }
-    // The app container runs as the image's user and may write only to /tmp.
+    // The app container runs as the image's user and may write only to /tmp (a Redis CA
+    // from a Secret is mounted read-only).
     const app = appContainer(objs);
     assert.equal(app.securityContext?.runAsUser, 10001);
     const pod = appDeployment(objs).spec.template.spec;
     assert.deepEqual(
-      app.volumeMounts?.map((m) => m.mountPath),
+      app.volumeMounts?.filter((m) => !m.readOnly).map((m) => m.mountPath),
       ['/tmp'],
     );
+    assert.equal(app.volumeMounts?.[0]?.mountPath, '/tmp');
     const tmp = pod.volumes?.find((v) => v.name === app.volumeMounts?.[0]?.name);
     assert.ok(tmp?.emptyDir, '/tmp is an emptyDir');
   }
@@ -465,6 +481,8 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
     'redis.existingSecret=my-redis',
     '--set',
     'redis.existingSecretKey=url',
+    '--set',
+    'config.allowedScopes=spark-admin:people_read spark:people_read',
   ];
   const objs = render(args);
   assert.deepEqual(all(objs, 'Secret'), [], 'no Secret rendered');
@@ -482,6 +500,7 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
     optional: true,
   });
   assert.deepEqual(refs.REDIS_URL, { name: 'my-redis', key: 'url' });
+  assert.deepEqual(refs.HTTPS_PROXY, { name: 'my-creds', key: 'HTTPS_PROXY', optional: true });
   assert.equal(all(objs, 'Deployment').length, 1, 'no bundled Redis');
 
   // With the bundled Redis, only its own Secret is rendered.
@@ -490,6 +509,8 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
     'ingress.hosts[0].host=t.example.com',
     '--set',
     'existingSecret=my-creds',
+    '--set',
+    'config.allowedScopes=spark-admin:people_read spark:people_read',
   ]);
   assert.deepEqual(
     all(bundled, 'Secret').map((s) => s.metadata.name),
@@ -536,4 +557,60 @@ test('bad values fail at render time with a message naming the value', () => {
   const noHost = helmTemplate(['--set', 'webex.clientId=a', '--set', 'webex.clientSecret=b']);
   assert.equal(noHost.ok, false);
   assert.match(noHost.stderr, /hosts/);
+});
+
+test('workload issuers: a values list becomes WORKLOAD_ISSUERS JSON; unset leaves the feature off', () => {
+  assert.equal(containerEnv(render(FIXED)).has('WORKLOAD_ISSUERS'), false);
+  const prod = cases.find((c) => c.name === 'ci/production-values.yaml');
+  assert.ok(prod);
+  const env = containerEnv(render(prod.args), prod.placeholders);
+  const config = loadConfig(Object.fromEntries(env), { configDir: path.join(ROOT, 'config') });
+  assert.deepEqual(
+    config.workload.issuers.map((i) => [i.name, i.issuer, i.audience]),
+    [
+      ['github', 'https://token.actions.githubusercontent.com', config.publicUrl],
+      ['gitlab', 'https://gitlab.example.com', config.publicUrl],
+    ],
+  );
+  const bad = helmTemplate([...FIXED, '--set', 'config.workloadIssuers[0]=bitbucket']);
+  assert.equal(bad.ok, false);
+  assert.match(bad.stderr, /workloadIssuers/);
+});
+
+test('dynamic mode without config.allowedScopes fails at render time, saying to copy the integration scopes', () => {
+  const missing = helmTemplate([...FIXED, '--set', 'config.allowedScopes=']);
+  assert.equal(missing.ok, false);
+  assert.match(missing.stderr, /config\.allowedScopes is required.*copy the scope list/);
+  const staticMode = helmTemplate([
+    ...FIXED,
+    '--set',
+    'config.allowedScopes=',
+    '--set',
+    'config.scopesMode=static',
+    '--set',
+    'config.scopes=spark-admin:people_read',
+  ]);
+  assert.equal(staticMode.ok, true, staticMode.stderr);
+});
+
+test('proxy values: URLs in the Secret, NO_PROXY in the ConfigMap, the proxy port open in the NetworkPolicy', () => {
+  const objs = render([
+    ...FIXED,
+    '--set',
+    'proxy.httpsProxy=http://user:pw@proxy.example.com:3128',
+    '--set',
+    'proxy.noProxy=.svc',
+    '--set',
+    'networkPolicy.enabled=true',
+  ]);
+  const env = containerEnv(objs);
+  assert.equal(env.get('HTTPS_PROXY'), 'http://user:pw@proxy.example.com:3128');
+  assert.equal(env.get('NO_PROXY'), '.svc');
+  const cm = one<DataObject>(objs, 'ConfigMap');
+  assert.equal(cm.data?.HTTPS_PROXY, undefined, 'proxy credentials stay out of the ConfigMap');
+  const config = loadConfig(Object.fromEntries(env), { configDir: path.join(ROOT, 'config') });
+  assert.equal(config.webex.proxy.httpsProxy, 'http://user:pw@proxy.example.com:3128');
+  const policy = JSON.stringify(all(objs, 'NetworkPolicy'));
+  assert.match(policy, /"port":3128/);
+  assert.equal(containerEnv(render(FIXED)).get('HTTPS_PROXY'), undefined, 'no proxy by default');
 });

@@ -140,6 +140,21 @@ describe('run()', () => {
     assert.match(t.err(), /no refresh token: pass --refresh-token, set WEBEX_REFRESH_TOKEN/);
   });
 
+  test('-q: one line, still with the link that has the code filled in', async () => {
+    const t = io();
+    assert.equal(await run(['login', '-s', BASE, '-q'], t.io), 0, t.err());
+    const lines = t.err().split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, t.err());
+    assert.match(
+      lines[0]!,
+      /^Approve at https:\/\/tokens\.example\.com\/device with code BCDF-GHJK/,
+    );
+    assert.ok(
+      lines[0]!.includes(`or open ${BASE}/device?user_code=BCDF-GHJK`),
+      'the complete link is printed',
+    );
+  });
+
   test('plain http to a non-loopback host warns', async () => {
     const t = io();
     await run(['login', '-s', 'http://tokens.internal', '-q'], t.io);

@@ -100,7 +100,7 @@ describe('login succeeds in each format', () => {
     assert.match(cli.stdout(), /^SBX_AT_[^\s]+\n$/);
     assert.match(
       cli.stderr(),
-      /^Approve at http:\/\/127\.0\.0\.1:\d+\/device with code [A-Z]{4}-[A-Z]{4} \(expires in 10 min\)\n$/,
+      /^Approve at http:\/\/127\.0\.0\.1:\d+\/device with code ([A-Z]{4}-[A-Z]{4}), or open http:\/\/127\.0\.0\.1:\d+\/device\?user_code=\1 \(expires in 10 min\)\n$/,
     );
   });
 
@@ -143,7 +143,8 @@ describe('login failures', () => {
   test('the admin belongs to an org the service does not serve → exit 3', async () => {
     const strict = await startTestServer({
       store: 'memory',
-      env: { ...FAST, ALLOWED_ORG_IDS: 'some-other-org' },
+      // A UUID of some other org, as Control Hub would show it.
+      env: { ...FAST, ALLOWED_ORG_IDS: '00000000-1111-4222-8333-444444444444' },
     });
     try {
       const cli = startCli(['login', '--server', strict.url, '--scope', SCOPE]);

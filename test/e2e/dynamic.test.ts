@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { SCOPE_PRESETS } from '../../src/webex/scopes';
 import { decideAtSandbox, launchBrowser, newContext } from '../helpers/browser';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -150,8 +151,8 @@ describe('dynamic mode', () => {
     await decideAtSandbox(page, srv, 'accept');
     assert.equal(
       new URL(page.url()).search,
-      '',
-      'the code and state are cleared from the address bar',
+      '?used=1',
+      'the code and state are cleared from the address bar (used=1 makes a reload explain itself)',
     );
     assert.equal(await page.locator('h1').textContent(), 'Your tokens are ready');
     const access = await page.locator('#access-token').inputValue();
@@ -164,7 +165,7 @@ describe('dynamic mode', () => {
     );
     assert.match(
       (await page.locator('.who').textContent()) ?? '',
-      /Ada Admin[\s\S]*ada\.admin@sandbox\.example[\s\S]*sandbox-org-0001/,
+      new RegExp(`Ada Admin[\\s\\S]*ada\\.admin@sandbox\\.example[\\s\\S]*${SANDBOX_ORG_UUID}`),
     );
     assert.match(
       (await page.locator('#access-token-life').textContent()) ?? '',
@@ -254,10 +255,10 @@ describe('dynamic mode', () => {
     await clickScope(page, 'spark-admin:people_read');
     await page.locator('#start').click();
     await decideAtSandbox(page, srv, 'non-admin');
-    assert.equal(await page.locator('h1').textContent(), 'Not entitled to these scopes');
+    assert.equal(await page.locator('h1').textContent(), 'Scopes refused by Webex');
     assert.match(
       (await page.locator('.error .message').textContent()) ?? '',
-      /not entitled to the requested scopes.*standard Webex user asks for admin/,
+      /not entitled to them \(a standard user asking for admin.*not enabled on this service's Webex integration/,
     );
     assert.match((await page.locator('.hint').textContent()) ?? '', /full administrator/);
     assert.equal((await page.locator('.error .code code').textContent())?.trim(), 'invalid_scope');

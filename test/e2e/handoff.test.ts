@@ -61,8 +61,9 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
     ),
   );
   assert.equal(details.Script, 'webex-token CLI — The bundled webex-token command');
-  assert.match(details['Requested from']!, /^(::ffff:)?127\.0\.0\.1$/);
-  assert.equal(details['User agent'], 'node');
+  assert.match(details['Source address (claimed)']!, /^(::ffff:)?127\.0\.0\.1$/);
+  // Node's fetch sends "node": that names no one, so the page says unknown (issue 13).
+  assert.equal(details['User agent (claimed)'], 'unknown');
   assert.match(details['Asked at']!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   assert.match(details.Expires!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   assert.equal(details.Code, userCode);
@@ -102,7 +103,7 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
   assert.match((await state.textContent()) ?? '', /^Delivered: the script picked the tokens up\./);
   assert.equal(page.url(), url, 'no reload, no navigation');
   assert.match(String(tokens.json.access_token), /^SBX_AT_/);
-  assert.match(String(tokens.json.refresh_token), /^SBX_RT_/);
+  assert.match(String(tokens.json.refresh_token), /^wst_rt_[A-Za-z0-9_-]{43}$/);
   assert.equal(tokens.json.scope, SCOPES.join(' '));
   assert.equal((await page.content()).includes(String(tokens.json.access_token)), false);
   await sleep(1100);
@@ -140,6 +141,7 @@ test('handoff: a wrong code is refused on the same page, with an alert', async (
   ]);
   assert.equal(response.status(), 400);
   assert.match((await page.getByRole('alert').textContent()) ?? '', /That code is not valid/);
-  assert.equal(await page.locator('#user_code').inputValue(), '');
+  // Issue 13: what was typed stays, to be corrected rather than typed again.
+  assert.equal(await page.locator('#user_code').inputValue(), 'bbbb-bbbb');
   await context.close();
 });

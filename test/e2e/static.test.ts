@@ -55,6 +55,15 @@ test('static mode: the fixed scopes, one Start button, tokens back', async () =>
     await page.$$eval('ul.chips code', (els) => els.map((e) => e.textContent)),
     FIXED,
   );
+
+  // Issue 13: code and state leave the address bar, `used=1` stays; a reload says the page was
+  // already used, not that it was opened without the sign-in details.
+  await page.waitForURL((u) => u.search === '?used=1');
+  const reloaded = await page.reload();
+  assert.equal(reloaded?.status(), 400);
+  const text = (await page.locator('main').textContent()) ?? '';
+  assert.match(text, /This page was already used/);
+  assert.doesNotMatch(text, /without the sign-in details/);
   await context.close();
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser, decodeEntities, type Page } from '../helpers/http';
 import {
@@ -85,7 +86,9 @@ describe('browser flow, dynamic mode', () => {
     for (const s of SCOPES) assert.ok(page.body.includes(`<code>${s}</code>`), s);
     assert.match(page.body, /Ada Admin/);
     assert.match(page.body, /ada\.admin@sandbox\.example/);
-    assert.match(page.body, /sandbox-org-0001/);
+    // people/me sends the base64 org id; the page shows the UUID Control Hub shows.
+    assert.match(page.body, new RegExp(SANDBOX_ORG_UUID));
+    assert.match(page.body, /Requested scopes/);
     assert.ok(
       decodeEntities(page.body).includes(
         `curl -H "Authorization: Bearer ${issued.access_token}" ${srv.sandboxUrl}/v1/people/me`,
@@ -115,6 +118,8 @@ describe('browser flow, dynamic mode', () => {
     assert.equal(page.status, 400);
     assert.match(page.body, /Scopes not available/);
     assert.match(page.body, /spark:all is never issued/);
+    // Issue 13: explained once, not "spark:all spark:all is never issued".
+    assert.equal(page.body.split('spark:all').length - 1, 1, 'spark:all is named once');
     assert.match(page.body, /bogus is not a Webex scope name/);
     assert.match(page.body, /spark-admin:made_up is not a scope this service knows/);
     assert.equal(page.location, null);
@@ -127,8 +132,12 @@ describe('browser flow, dynamic mode', () => {
     const browser = new CookieBrowser();
     const page = await decideAtSandbox(browser, await start(srv, browser), 'non-admin');
     assert.equal(page.status, 403);
-    assert.match(page.body, /not entitled to the requested scopes/);
-    assert.match(page.body, /standard Webex user asks for admin/);
+    assert.match(page.body, /not entitled to them/);
+    assert.match(
+      page.body,
+      /not enabled on this service&#39;s Webex integration|not enabled on this service's Webex integration/,
+    );
+    assert.match(page.body, /a standard user asking for admin/);
     assert.match(page.body, /<code> invalid_scope<\/code>/);
   });
 
@@ -197,7 +206,25 @@ describe('browser flow, dynamic mode', () => {
       const before = srv.sandbox.calls.token;
       const page = await callback(srv, browser, state);
       assert.equal(page.status, 400);
-      assert.match(page.body, /Allow cookies/);
+      // Issue 13: the likely causes are named, not only "allow cookies".
+      assert.match(page.body, /another address for this service/);
+      assert.match(page.body, /127\.0\.0\.1 instead of localhost/);
+      assert.match(page.body, /another browser or a private window/);
+      assert.ok(page.body.includes(`Open ${srv.url} in this browser`), 'names the right address');
+      assert.match(page.body, /allow cookies for it/);
+      assert.equal(srv.sandbox.calls.token, before);
+    });
+
+    test('reloading the tokens page (the page left used=1 in the address) says it was already used', async () => {
+      const browser = new CookieBrowser();
+      const first = await decideAtSandbox(browser, await start(srv, browser), 'accept');
+      assert.equal(first.status, 200);
+      const before = srv.sandbox.calls.token;
+      const reload = await browser.get(`${srv.url}/oauth?used=1`);
+      assert.equal(reload.status, 400);
+      assert.match(reload.body, /This page was already used/);
+      assert.doesNotMatch(reload.body, /without the sign-in details/);
+      assert.match(reload.body, /state_used/);
       assert.equal(srv.sandbox.calls.token, before);
     });
 
@@ -242,7 +269,8 @@ describe('browser flow, Webex misbehaving', () => {
   after(() => srv.close());
 
   const cases: [NonNullable<TestServer['sandbox']['faults']['token']>, number, RegExp][] = [
-    ['http500', 502, /Webex answered with a server error/],
+    ['http500', 503, /Webex answered with a server error/],
+    ['http429', 429, /too many requests from this service/],
     ['timeout', 504, /Webex did not answer in time/],
     ['html', 502, /could not understand/],
     ['missing_fields', 502, /could not understand/],
@@ -285,12 +313,20 @@ describe('static mode', () => {
     assert.doesNotMatch(page.body, /name="scope" value="spark-admin/);
   });
 
-  test('start requests exactly the configured scopes, and refuses others', async () => {
+  test('start requests exactly the configured scopes (plus the identity scope), and refuses others', async () => {
+    const home = await new CookieBrowser().get(`${srv.url}/`);
+    assert.match(home.body, /<code>spark:people_read<\/code>/);
+    assert.match(home.body, /Added so the service can check who signed in/);
     const browser = new CookieBrowser();
     const page = await browser.get(`${srv.url}/start`);
-    assert.equal(new URL(page.location!).searchParams.get('scope'), FIXED.join(' '));
+    // None of the compliance scopes reads people/me, so the identity scope is asked for too.
+    assert.equal(
+      new URL(page.location!).searchParams.get('scope'),
+      [...FIXED, 'spark:people_read'].join(' '),
+    );
     const done = await decideAtSandbox(browser, page, 'accept');
     assert.equal(done.status, 200);
+    assert.match(done.body, /Ada Admin/);
     const other = await new CookieBrowser().get(`${srv.url}/start?scope=spark-admin:people_read`);
     assert.equal(other.status, 400);
     assert.match(other.body, /not configured to issue it/);

@@ -3,6 +3,7 @@
  * Approve/Deny, one answer for wrong, expired and used codes, the user-code brute-force
  * limit (per address and per browser), and the ALLOWED_ORG_IDS refusal in both flows.
  */
+import { orgApiId } from '../../src/webex/org-id';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -277,7 +278,12 @@ describe('wrong, expired and used codes', () => {
     }
     for (const a of answers) assert.equal(a.status, 400);
     assert.match(text(answers[0]!.body), /not valid/);
-    const strip = (html: string) => html.replace(/nonce="[^"]*"/g, '');
+    // Each page keeps the code that was typed (issue 13); apart from that, they are the same.
+    const typed = (html: string) =>
+      forms(html).find((f) => f.action === '/device')?.fields.user_code;
+    assert.equal(typed(answers[1]!.body), expiring.userCode);
+    const strip = (html: string) =>
+      html.replace(/nonce="[^"]*"/g, '').replace(/name="user_code" value="[^"]*"/, '');
     for (const a of answers.slice(1))
       assert.equal(strip(a.body), strip(answers[0]!.body), 'indistinguishable answers');
 
@@ -294,10 +300,17 @@ describe('wrong, expired and used codes', () => {
 
 describe('ALLOWED_ORG_IDS', () => {
   let srv: TestServer;
+  const OURS = '0c3f7a52-1111-4a4a-8b8b-000000000001';
+  const PARTNER = '0c3f7a52-2222-4a4a-8b8b-000000000002';
+  const ELSEWHERE = '0c3f7a52-3333-4a4a-8b8b-000000000003';
   before(async () => {
     srv = await startTestServer({
-      env: { ALLOWED_ORG_IDS: 'org-ours,org-partner', DEVICE_POLL_INTERVAL_SECONDS: '1' },
-      sandboxOptions: { orgId: 'org-elsewhere', tokenPrefix: 'ORGTK' },
+      // One UUID as Control Hub shows it, one in the API's base64 form: the same org either way.
+      env: {
+        ALLOWED_ORG_IDS: `${OURS},${orgApiId(PARTNER)}`,
+        DEVICE_POLL_INTERVAL_SECONDS: '1',
+      },
+      sandboxOptions: { orgId: ELSEWHERE, tokenPrefix: 'ORGTK' },
     });
   });
   after(() => srv.close());
@@ -330,7 +343,7 @@ describe('ALLOWED_ORG_IDS', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((e) => e.event === 'handoff_denied');
     assert.equal(denied?.reason, 'org_not_allowed');
-    assert.equal(denied?.orgId, 'org-elsewhere');
+    assert.equal(denied?.orgId, ELSEWHERE);
   });
 
   test('the same check refuses the browser flow', async () => {
@@ -345,7 +358,7 @@ describe('ALLOWED_ORG_IDS', () => {
 
   test('an allowed organization gets through both flows', async () => {
     const admin = srv.sandbox.users.admin;
-    admin.orgId = 'org-partner';
+    admin.orgId = PARTNER;
     try {
       const h = await handoffFrom(srv);
       assert.equal((await approveHandoff(srv.url, h.userCode)).status, 200);
@@ -360,7 +373,7 @@ describe('ALLOWED_ORG_IDS', () => {
       assert.equal(page.status, 200);
       assert.match(page.body, /ORGTK_AT_/);
     } finally {
-      admin.orgId = 'org-elsewhere';
+      admin.orgId = ELSEWHERE;
     }
   });
 });

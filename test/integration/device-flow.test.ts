@@ -4,6 +4,7 @@
  * a cookie jar; refresh through the service; metadata; no-store headers; exactly-once
  * delivery; nothing in clear in Redis; the audit trail and clean logs.
  */
+import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Sealer, hashSecret } from '../../src/crypto';
@@ -176,7 +177,7 @@ test('Redis holds the approved tokens only sealed, then forgets the handoff afte
     'between approval and delivery',
   );
   const h = hashSecret(deviceCode);
-  const sealed = before.get(`${srv.redis!.prefix}result:${h}`);
+  const sealed = before.get(`${srv.redis!.prefix}result:{${h}}`);
   assert.ok(sealed, 'the sealed result waits for the script under the device code hash');
   assert.match(
     sealed,
@@ -408,7 +409,7 @@ test('audit trail: requested, approved, delivered, grant_created, denied and gra
   const approved = ev.find((e) => e.event === 'handoff_approved');
   assert.ok(approved, 'handoff_approved logged');
   assert.equal(approved.by, 'ada.admin@sandbox.example');
-  assert.equal(approved.orgId, 'sandbox-org-0001');
+  assert.equal(approved.orgId, SANDBOX_ORG_UUID);
   assert.ok(
     ev.some((e) => e.event === 'handoff_delivered' && e.client === 'cli'),
     'handoff_delivered logged',

@@ -16,6 +16,7 @@ import {
 } from '../../src/flows/grants';
 import { CLI, SERVICE_TOKEN, deliveredTokens, events, refresh } from '../helpers/grants';
 import { dumpPrefix } from '../helpers/redis';
+import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const NIGHTLY = { client_id: 'nightly', client_secret: 'nightly-secret-0123456789abcdef' };
@@ -23,7 +24,7 @@ const CLIENTS = JSON.stringify([
   { id: 'cli', name: 'webex-token CLI' },
   { id: 'nightly', name: 'Nightly report', secret: NIGHTLY.client_secret },
 ]);
-const ADMIN = { email: 'ada.admin@sandbox.example', orgId: 'sandbox-org-0001' };
+const ADMIN = { email: 'ada.admin@sandbox.example', orgId: SANDBOX_ORG_UUID };
 
 let srv: TestServer;
 before(async () => {

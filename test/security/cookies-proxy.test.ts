@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { send, setCookies } from './support';
+import { rawRequest, send, setCookies } from './support';
 
 const LIMITS = { RATE_LIMIT_STARTS: '3', RATE_LIMIT_WINDOW_SECONDS: '60' };
 const START = '/start?scope=spark-admin:people_read';
@@ -60,8 +60,13 @@ describe('browser cookie', () => {
   });
 
   test('with an https PUBLIC_URL: __Host- prefix, Secure, Path=/, no Domain, HttpOnly, Lax', async () => {
-    const res = await send(`${tls.url}/device`);
-    const c = attrs(setCookies(res.headers)[0] ?? '');
+    // As a browser reaches it: on PUBLIC_URL's host (another host is redirected there first).
+    const res = await rawRequest(
+      tls.url,
+      'GET /device HTTP/1.1\r\nHost: tokens.example.com\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(res.status, 200);
+    const c = attrs(/^set-cookie: (.*)$/im.exec(res.head)?.[1] ?? '');
     assert.equal(c.name, '__Host-wst_browser');
     assert.ok(c.flags.has('secure'), 'Secure');
     assert.ok(c.flags.has('httponly'), 'HttpOnly');

@@ -75,7 +75,7 @@ async function approved(s: TestServer): Promise<{ deviceCode: string; resultKey:
   const { device_code, user_code } = JSON.parse(auth.body) as Record<string, string>;
   const done = await approveHandoff(s.url, user_code!);
   assert.equal(done.status, 200, done.body.slice(0, 300));
-  return { deviceCode: device_code!, resultKey: `${prefix}result:${hashSecret(device_code!)}` };
+  return { deviceCode: device_code!, resultKey: `${prefix}result:{${hashSecret(device_code!)}}` };
 }
 
 const poll = (s: TestServer, deviceCode: string) =>

@@ -145,6 +145,9 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   assert.equal(delivered.status, 200, delivered.body);
   const tokens = JSON.parse(delivered.body) as Record<string, string>;
   assert.ok(tokens.access_token!.startsWith(`${TOKEN_PREFIX}_AT_`));
+  // The service's own refresh token is as secret as Webex's (which it keeps sealed).
+  assert.match(tokens.refresh_token!, /^wst_rt_/);
+  secrets.add(tokens.refresh_token!);
   await sleep(800);
   const again = await postForm(`${srv.url}/oauth2/token`, pollBody(), {
     authorization: basic('ci', DEVICE_SECRET),
@@ -161,6 +164,7 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   });
   assert.equal(refreshed.status, 200, refreshed.body);
   assert.ok(String(JSON.parse(refreshed.body).access_token).startsWith(`${TOKEN_PREFIX}_AT_`));
+  secrets.add(String(JSON.parse(refreshed.body).refresh_token));
   const badRefresh = await postForm(`${srv.url}/oauth2/token`, {
     grant_type: 'refresh_token',
     client_id: 'ci',

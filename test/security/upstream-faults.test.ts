@@ -29,10 +29,16 @@ after(async () => {
 });
 
 const EXPECTED: Record<TokenFault, { status: number; code: string; text: RegExp }> = {
+  // Webex outages and rate limits are temporary: 503 / 429, never invalid_grant.
   http500: {
-    status: 502,
+    status: 503,
     code: 'temporarily_unavailable',
     text: /Webex answered with a server error/,
+  },
+  http429: {
+    status: 429,
+    code: 'temporarily_unavailable',
+    text: /too many requests from this service/,
   },
   timeout: { status: 504, code: 'temporarily_unavailable', text: /Webex did not answer in time/ },
   html: { status: 502, code: 'temporarily_unavailable', text: /could not understand/ },
@@ -158,6 +164,8 @@ describe('upstream faults', () => {
       assert.deepEqual(Object.keys(body).sort(), ['error', 'error_description']);
       assert.equal(body.error, EXPECTED[fault].code);
       assert.doesNotMatch(res.body, new RegExp(PREFIX));
+      if (fault === 'http429') assert.equal(res.headers.get('retry-after'), '7');
+      if (fault === 'http500') assert.equal(res.headers.get('retry-after'), '30');
       srv.sandbox.faults.token = undefined;
       const again = await refresh(srv.url, String(tokens.refresh_token), {
         extra: { fresh_access_token: 'true' },

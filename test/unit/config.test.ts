@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, configEnvNames, configSchema, loadConfig } from '../../src/config';
+import { orgApiId } from '../../src/webex/org-id';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 const KEY2 = Buffer.alloc(32, 2).toString('base64');
@@ -19,6 +20,9 @@ function fails(env: Record<string, string>, pattern: RegExp) {
     },
   );
 }
+
+const ORG_A = '9f1d2c3b-aaaa-4bbb-8ccc-0123456789ab';
+const ORG_B = '9f1d2c3b-dddd-4eee-8fff-0123456789ab';
 
 describe('config', () => {
   test('defaults follow the seed: port 8080, callback /oauth, dynamic mode, real Webex URLs', () => {
@@ -61,7 +65,11 @@ describe('config', () => {
       REDIS_COMMAND_TIMEOUT_MS: '700',
       TOKEN_ENCRYPTION_KEY: `${KEY},${KEY2}`,
       TRUST_PROXY: 'true',
-      ALLOWED_ORG_IDS: 'org-a, org-b',
+      ALLOWED_ORG_IDS: `${ORG_A}, ${orgApiId(ORG_B)}`,
+      IDENTITY_SCOPE: 'spark:people_read',
+      HTTPS_PROXY: 'http://proxy.example:3128',
+      HTTP_PROXY: 'http://proxy.example:3129',
+      NO_PROXY: '.internal.example',
       LOG_LEVEL: 'warn',
       FLOW_TTL_SECONDS: '120',
       DEVICE_CODE_TTL_SECONDS: '300',
@@ -73,6 +81,11 @@ describe('config', () => {
       RATE_LIMIT_DEVICE_AUTHORIZATIONS: '3',
       RATE_LIMIT_USER_CODE_FAILURES: '4',
       RATE_LIMIT_STARTS: '5',
+      RATE_LIMIT_REFRESHES: '6',
+      REFRESH_TOKENS: 'webex',
+      REFRESH_REUSE_GRACE_SECONDS: '10',
+      GRANT_IDLE_DAYS: '11',
+      CONSOLE_ADMINS: 'Boss@Example.com, second@example.com',
       BODY_LIMIT_BYTES: '2048',
       SHUTDOWN_GRACE_SECONDS: '9',
       ALLOW_HTTP_PUBLIC_URL: 'false',
@@ -93,16 +106,29 @@ describe('config', () => {
       tokenUrl: 'https://idp.example/token',
       apiUrl: 'https://api.example/v1',
       timeoutMs: 1234,
+      proxy: {
+        httpsProxy: 'http://proxy.example:3128',
+        httpProxy: 'http://proxy.example:3129',
+        noProxy: '.internal.example',
+      },
     });
+    assert.equal(c.identityScope, 'spark:people_read');
     assert.equal(c.sandbox, false);
     assert.deepEqual(c.redis, {
+      mode: 'standalone',
       url: 'redis://127.0.0.1:6390/2',
       prefix: 'x:',
       commandTimeoutMs: 700,
+      password: '',
+      sentinelName: 'mymaster',
+      sentinelPassword: '',
+      tlsCaFile: '',
+      waitReplicas: 0,
+      waitTimeoutMs: 500,
     });
     assert.equal(c.encryptionKeys.length, 2);
     assert.equal(c.trustProxy, true);
-    assert.deepEqual(c.allowedOrgIds, ['org-a', 'org-b']);
+    assert.deepEqual(c.allowedOrgIds, [ORG_A, ORG_B]);
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.flowTtlSeconds, 120);
     assert.deepEqual(
@@ -119,6 +145,13 @@ describe('config', () => {
       deviceAuthorizations: 3,
       userCodeFailures: 4,
       starts: 5,
+      refreshes: 6,
+    });
+    assert.deepEqual(c.grants, {
+      refreshTokens: 'webex',
+      reuseGraceSeconds: 10,
+      idleDays: 11,
+      consoleAdmins: ['boss@example.com', 'second@example.com'],
     });
     assert.equal(c.bodyLimitBytes, 2048);
     assert.equal(c.shutdownGraceSeconds, 9);
@@ -157,6 +190,27 @@ describe('config', () => {
     assert.ok(c.clientId && c.clientSecret);
   });
 
+  test('Redis topologies: seeds, sentinel name, and WAIT replicas per mode', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const cluster = loadConfig({
+      REDIS_MODE: 'cluster',
+      REDIS_URL: 'rediss://:pw@n1:7000,rediss://:pw@n2:7001',
+      TOKEN_ENCRYPTION_KEY: key,
+    });
+    assert.equal(cluster.redis?.mode, 'cluster');
+    assert.equal(cluster.redis?.url, 'rediss://:pw@n1:7000,rediss://:pw@n2:7001');
+    assert.equal(cluster.redis?.waitReplicas, 1);
+    const sentinel = loadConfig({
+      REDIS_MODE: 'sentinel',
+      REDIS_URL: 'redis://s1:26379,redis://s2:26379',
+      REDIS_SENTINEL_NAME: 'tokens',
+      REDIS_WAIT_REPLICAS: '0',
+      TOKEN_ENCRYPTION_KEY: key,
+    });
+    assert.equal(sentinel.redis?.sentinelName, 'tokens');
+    assert.equal(sentinel.redis?.waitReplicas, 0);
+  });
+
   const bad: [string, Record<string, string>, RegExp][] = [
     ['port', { PORT: 'eighty' }, /^Invalid configuration: PORT /],
     ['public url', { PUBLIC_URL: 'not a url' }, /PUBLIC_URL must be an absolute http\(s\) URL/],
@@ -166,6 +220,17 @@ describe('config', () => {
     ['spark:all', { SCOPES_MODE: 'static', SCOPES: 'spark:all' }, /SCOPES .*spark:all/],
     ['malformed scope', { ALLOWED_SCOPES: 'hello' }, /ALLOWED_SCOPES .*hello/],
     ['redis url', { REDIS_URL: 'http://redis' }, /REDIS_URL must be a redis:\/\//],
+    ['redis mode', { REDIS_MODE: 'ring' }, /REDIS_MODE/],
+    ['redis seed', { REDIS_URL: 'redis://a:1,http://b' }, /REDIS_URL must be a redis:\/\//],
+    ['redis wait', { REDIS_WAIT_REPLICAS: 'two' }, /REDIS_WAIT_REPLICAS must be auto or/],
+    [
+      'seeds in standalone',
+      {
+        REDIS_URL: 'redis://a:1,redis://b:2',
+        TOKEN_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'),
+      },
+      /REDIS_URL lists several servers but REDIS_MODE is standalone/,
+    ],
     [
       'missing key with redis',
       { REDIS_URL: 'redis://localhost:6379' },
@@ -195,6 +260,82 @@ describe('config', () => {
     test(`bad value is refused with the key's name: ${name}`, () => fails(env, pattern));
   }
 
+  test('production dynamic mode requires ALLOWED_SCOPES, holding the identity scope', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://t.example',
+      CLIENT_ID: 'id',
+      CLIENT_SECRET: 's',
+    };
+    fails(
+      prod,
+      /ALLOWED_SCOPES is required in production.*copy the scope list ticked on your integration/,
+    );
+    fails(
+      { ...prod, ALLOWED_SCOPES: 'spark-admin:devices_read' },
+      /ALLOWED_SCOPES must include spark:people_read.*IDENTITY_SCOPE=none/,
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({ ...prod, ALLOWED_SCOPES: 'spark-admin:devices_read', IDENTITY_SCOPE: 'none' }),
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({ ...prod, SCOPES_MODE: 'static', SCOPES: 'spark-admin:devices_read' }),
+    );
+    // Outside production the whole catalog stays the default, for the demo and local runs.
+    assert.ok(loadConfig({}).allowedScopes.length > 50);
+  });
+
+  test('IDENTITY_SCOPE=none forbids ALLOWED_ORG_IDS', () => {
+    assert.equal(loadConfig({ IDENTITY_SCOPE: 'none' }).identityScope, null);
+    assert.equal(loadConfig({}).identityScope, 'spark:people_read');
+    fails(
+      { IDENTITY_SCOPE: 'none', ALLOWED_ORG_IDS: ORG_A },
+      /ALLOWED_ORG_IDS cannot be set with IDENTITY_SCOPE=none/,
+    );
+    fails({ IDENTITY_SCOPE: 'spark:all' }, /IDENTITY_SCOPE/);
+  });
+
+  test('ALLOWED_ORG_IDS: UUID and base64 (padded or not, any case) name the same org', () => {
+    const b64 = orgApiId(ORG_A);
+    const padded = Buffer.from(`ciscospark://us/ORGANIZATION/${ORG_A}`).toString('base64');
+    assert.match(padded, /=$/, 'the fixture really is padded');
+    for (const form of [ORG_A, ORG_A.toUpperCase(), b64, padded, b64.replace(/\+/g, '-')]) {
+      assert.deepEqual(loadConfig({ ALLOWED_ORG_IDS: form }).allowedOrgIds, [ORG_A], form);
+    }
+    assert.deepEqual(loadConfig({ ALLOWED_ORG_IDS: `${ORG_A} ${b64}` }).allowedOrgIds, [ORG_A]);
+    fails(
+      { ALLOWED_ORG_IDS: 'org-a' },
+      /ALLOWED_ORG_IDS entry "org-a" is not a Webex org id.*Control Hub/,
+    );
+    fails(
+      { ALLOWED_ORG_IDS: Buffer.from('ciscospark://us/PEOPLE/' + ORG_A).toString('base64') },
+      /not a Webex org id/,
+    );
+  });
+
+  test('proxy variables are read in lower case too; upper case wins', () => {
+    const lower = loadConfig({ https_proxy: 'http://p.example:1', no_proxy: 'a.example' });
+    assert.equal(lower.webex.proxy.httpsProxy, 'http://p.example:1');
+    assert.equal(lower.webex.proxy.noProxy, 'a.example');
+    const both = loadConfig({
+      HTTP_PROXY: 'http://up.example:2',
+      http_proxy: 'http://low.example:3',
+    });
+    assert.equal(both.webex.proxy.httpProxy, 'http://up.example:2');
+    fails({ HTTPS_PROXY: 'proxy.example:3128' }, /HTTPS_PROXY/);
+  });
+
+  test('renamed and removed catalog scopes are refused with the right name', () => {
+    fails(
+      { ALLOWED_SCOPES: 'meeting:admin_transcript_read' },
+      /meeting:admin_transcript_read is not a Webex scope: Webex names it meeting:admin_transcripts_read/,
+    );
+    fails(
+      { SCOPES_MODE: 'static', SCOPES: 'spark-compliance:transcripts_read' },
+      /spark-compliance:transcripts_read does not exist in Webex: ask for spark-compliance:meetings_read/,
+    );
+  });
+
   test('a sensitive value is never echoed in the error', () => {
     const secretish = 'c2VjcmV0LXRoYXQtaXMtbm90LTMyLWJ5dGVz';
     assert.throws(
@@ -209,6 +350,7 @@ describe('config', () => {
       PUBLIC_URL: 'https://t.example',
       CLIENT_ID: 'id',
       CLIENT_SECRET: 's',
+      ALLOWED_SCOPES: 'spark-admin:devices_read spark:people_read',
     };
     assert.doesNotThrow(() => loadConfig(prod));
     fails({ ...prod, CLIENT_ID: '' }, /CLIENT_ID is required in production/);
@@ -234,6 +376,10 @@ describe('config', () => {
     assert.deepEqual(sensitive, [
       'CLIENT_SECRET',
       'DEVICE_CLIENTS',
+      'HTTPS_PROXY',
+      'HTTP_PROXY',
+      'REDIS_PASSWORD',
+      'REDIS_SENTINEL_PASSWORD',
       'REDIS_URL',
       'TOKEN_ENCRYPTION_KEY',
     ]);

@@ -4,13 +4,9 @@
  * Plain data and pure functions; storage is in repository.ts.
  */
 import type { AppConfig } from '../../config';
+import type { WorkloadBinding } from '../../workload/binding';
 
-/** The verified workload identity a grant is bound to (issue 19 fills this in). */
-export interface WorkloadBinding {
-  issuer: string;
-  audience: string;
-  subject: string;
-}
+export type { WorkloadBinding };
 
 /** Who or what revoked a grant, for the audit log and the console. */
 export type GrantActor =
