@@ -614,3 +614,60 @@ test('proxy values: URLs in the Secret, NO_PROXY in the ConfigMap, the proxy por
   assert.match(policy, /"port":3128/);
   assert.equal(containerEnv(render(FIXED)).get('HTTPS_PROXY'), undefined, 'no proxy by default');
 });
+
+test('the bundled Redis keeps an append-only file on a kept PersistentVolumeClaim by default; values turn it off or size it', () => {
+  const redisPod = (objs: K8sObject[]) => {
+    const d = one<Deployment>(objs, 'Deployment', 'wst-webex-scoped-tokens-redis');
+    return d.spec.template.spec;
+  };
+  const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+  type PodVolume = {
+    name: string;
+    emptyDir?: object;
+    persistentVolumeClaim?: { claimName: string };
+  };
+  type Claim = K8sObject & {
+    spec: { resources: { requests: { storage: string } }; storageClassName?: string };
+  };
+
+  const objs = render(FIXED);
+  const claim = one<Claim>(objs, 'PersistentVolumeClaim', 'wst-webex-scoped-tokens-redis-data');
+  assert.equal(claim.spec.resources.requests.storage, '1Gi');
+  assert.equal(claim.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+  const pod = redisPod(objs);
+  const args = (pod.containers[0] as Container & { args: string[] }).args;
+  assert.equal(argAfter(args, '--appendonly'), 'yes');
+  assert.equal(argAfter(args, '--appendfsync'), 'everysec');
+  assert.equal(argAfter(args, '--save'), '', 'no RDB snapshots: the append-only file is the copy');
+  const data = (pod.volumes as PodVolume[]).find((v) => v.name === 'data');
+  assert.equal(data?.persistentVolumeClaim?.claimName, claim.metadata.name);
+
+  const sized = render([
+    ...FIXED,
+    '--set',
+    'redis.persistence.size=5Gi',
+    '--set',
+    'redis.persistence.storageClass=fast',
+    '--set',
+    'redis.persistence.appendfsync=always',
+  ]);
+  const bigger = one<Claim>(sized, 'PersistentVolumeClaim');
+  assert.equal(bigger.spec.resources.requests.storage, '5Gi');
+  assert.equal(bigger.spec.storageClassName, 'fast');
+  const sizedArgs = (redisPod(sized).containers[0] as Container & { args: string[] }).args;
+  assert.equal(argAfter(sizedArgs, '--appendfsync'), 'always');
+
+  const existing = render([...FIXED, '--set', 'redis.persistence.existingClaim=my-claim']);
+  assert.deepEqual(all(existing, 'PersistentVolumeClaim'), []);
+  const mine = (redisPod(existing).volumes as PodVolume[]).find((v) => v.name === 'data');
+  assert.equal(mine?.persistentVolumeClaim?.claimName, 'my-claim');
+
+  const off = render([...FIXED, '--set', 'redis.persistence.enabled=false']);
+  assert.deepEqual(all(off, 'PersistentVolumeClaim'), []);
+  const offArgs = (redisPod(off).containers[0] as Container & { args: string[] }).args;
+  assert.equal(argAfter(offArgs, '--appendonly'), 'no');
+  assert.ok((redisPod(off).volumes as PodVolume[]).find((v) => v.name === 'data')?.emptyDir);
+
+  const bad = helmTemplate([...FIXED, '--set', 'redis.persistence.appendfsync=sometimes']);
+  assert.equal(bad.ok, false, 'an unknown appendfsync is refused at render time');
+});
