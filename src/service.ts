@@ -154,6 +154,14 @@ async function buildStore(
       { event: 'redis_topology', mode: config.redis.mode },
       `${redis.describe()} (REDIS_MODE=${config.redis.mode})`,
     );
+    // Grants live in Redis for up to 90 days. Readiness does not depend on this (see
+    // docs/grants.md, "Durability"); a warning tells operators while they can still fix it.
+    if ((await redis.appendOnly().catch(() => null)) === false) {
+      logger.warn(
+        { event: 'redis_not_persisting' },
+        "Redis reports no append-only file (appendonly no): grants (scripts' refresh tokens) are lost if Redis restarts without a snapshot. Turn on appendonly, or accept that scripts must log in again after a Redis restart.",
+      );
+    }
   } else {
     logger.warn(
       { event: 'redis_topology', mode: config.redis.mode },

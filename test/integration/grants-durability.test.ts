@@ -76,6 +76,7 @@ describe('restarts', () => {
       let tokens: Record<string, unknown>;
       let rotated: string;
       try {
+        assert.equal(events(srv.logs, 'redis_not_persisting').length, 0, 'no warning with AOF');
         tokens = await deliveredTokens(srv.url);
         const webexTokens = sandbox.sandbox.issued.at(-1)!;
         await assertNoTokensInClear(
@@ -120,6 +121,23 @@ describe('restarts', () => {
       redis = undefined;
     }
   });
+});
+
+test('a Redis without an append-only file gets a startup warning (readiness stays green)', async () => {
+  const redis = await startLocalRedis();
+  try {
+    const srv = await startTestServer({ sandbox, redisUrl: redis.url });
+    try {
+      const [warning] = events(srv.logs, 'redis_not_persisting');
+      assert.equal(warning?.level, 40);
+      assert.match(String(warning?.msg), /appendonly/);
+      assert.equal((await fetch(`${srv.url}/readyz`)).status, 200);
+    } finally {
+      await srv.close();
+    }
+  } finally {
+    await redis.stop();
+  }
 });
 
 describe('the org allowlist is checked at every refresh', () => {
