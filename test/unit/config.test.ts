@@ -364,10 +364,10 @@ describe('config', () => {
     assert.deepEqual(sensitive, [
       'CLIENT_SECRET',
       'DEVICE_CLIENTS',
-      'REDIS_PASSWORD',
-      'REDIS_SENTINEL_PASSWORD',
       'HTTPS_PROXY',
       'HTTP_PROXY',
+      'REDIS_PASSWORD',
+      'REDIS_SENTINEL_PASSWORD',
       'REDIS_URL',
       'TOKEN_ENCRYPTION_KEY',
     ]);
