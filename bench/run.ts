@@ -30,12 +30,13 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../src/config';
-import { Sealer, hashSecret } from '../src/crypto';
+import { Sealer } from '../src/crypto';
 import type { FlowDeps } from '../src/flows/context';
 import {
   approveHandoff as approveInStore,
   createHandoff,
   getPendingHandoff,
+  handoffId,
   type PendingHandoff,
 } from '../src/flows/device';
 import { RateLimiter } from '../src/flows/rate-limit';
@@ -303,14 +304,15 @@ export function replicaDeps(env: NodeJS.ProcessEnv): FlowDeps & { store: RedisSt
     commandTimeoutMs: 10_000,
   });
   const metrics = createMetrics({ defaultMetrics: false });
+  const sealer = new Sealer(config.encryptionKeys);
   return {
     config,
     store,
-    sealer: new Sealer(config.encryptionKeys),
+    sealer,
     webex: {} as WebexClient,
     logger: pino({ level: 'silent' }),
     metrics,
-    limiter: new RateLimiter(store, metrics),
+    limiter: new RateLimiter(store, metrics, sealer.hasher),
     now: Date.now,
   };
 }
@@ -341,7 +343,7 @@ export async function createHandoffs(
       out[i] = {
         deviceCode: res.device_code,
         userCode: res.user_code,
-        h: hashSecret(res.device_code),
+        h: handoffId(deps, res.device_code),
       };
     }
   };

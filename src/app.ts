@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): Koa {
     webex: deps.webex,
     logger,
     metrics,
-    limiter: new RateLimiter(deps.store, metrics),
+    limiter: new RateLimiter(deps.store, metrics, deps.sealer.hasher),
     now: deps.now ?? Date.now,
     views,
   };

@@ -328,10 +328,22 @@ export const configSchema = {
     env: 'RATE_LIMIT_DEVICE_AUTHORIZATIONS',
   },
   rateLimitUserCodeFailures: {
-    doc: 'Wrong user-code entries allowed per address and per browser per window.',
+    doc: 'User-code entries allowed per address (IPv6: per /64) and per browser per window; counted before the lookup, so right codes count too.',
     format: isPositiveInt(1000),
     default: 10,
     env: 'RATE_LIMIT_USER_CODE_FAILURES',
+  },
+  rateLimitUserCodeEntriesPerCode: {
+    doc: 'Entries of any one user code allowed per window, from all addresses together.',
+    format: isPositiveInt(1000),
+    default: 10,
+    env: 'RATE_LIMIT_USER_CODE_ENTRIES_PER_CODE',
+  },
+  rateLimitUserCodeGlobalFailures: {
+    doc: 'Wrong user-code entries allowed per window from all sources together; past it code entry pauses for everyone and wst_user_code_global_budget_exhausted_total counts up (alert on it).',
+    format: isPositiveInt(1_000_000),
+    default: 200,
+    env: 'RATE_LIMIT_USER_CODE_GLOBAL_FAILURES',
   },
   rateLimitStarts: {
     doc: 'Browser sign-ins (/start) allowed per source address per window.',
@@ -398,6 +410,8 @@ export interface AppConfig {
     windowSeconds: number;
     deviceAuthorizations: number;
     userCodeFailures: number;
+    userCodeEntriesPerCode: number;
+    userCodeGlobalFailures: number;
     starts: number;
   };
   bodyLimitBytes: number;
@@ -589,6 +603,8 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       windowSeconds: get('rateLimitWindowSeconds') as number,
       deviceAuthorizations: get('rateLimitDeviceAuthorizations') as number,
       userCodeFailures: get('rateLimitUserCodeFailures') as number,
+      userCodeEntriesPerCode: get('rateLimitUserCodeEntriesPerCode') as number,
+      userCodeGlobalFailures: get('rateLimitUserCodeGlobalFailures') as number,
       starts: get('rateLimitStarts') as number,
     },
     bodyLimitBytes: get('bodyLimitBytes') as number,

@@ -63,8 +63,12 @@ export async function startService(
     store = new MemoryStore();
   }
   if (keys.length === 0) {
-    // Only possible with the in-memory store: nothing sealed outlives this process anyway.
+    // Only possible with the in-memory store: nothing sealed or hashed outlives this process.
     keys = [crypto.randomBytes(32)];
+    logger.info(
+      { event: 'ephemeral_key' },
+      'TOKEN_ENCRYPTION_KEY is not set: sealing and keyed hashes use a random key made for this process.',
+    );
   }
 
   const metrics = createMetrics();

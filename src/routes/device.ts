@@ -1,3 +1,4 @@
+import net from 'node:net';
 import Router from '@koa/router';
 import { formatUserCode, normalizeUserCode } from '../crypto';
 import { HttpError } from '../errors';
@@ -24,7 +25,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   const enterPage = (browserId: string, userCode: string, problem: string | null) =>
     views.render('device-enter', {
       pageTitle: 'Approve a script',
-      csrf: csrfTokenFor(browserId),
+      csrf: csrfTokenFor(deps, browserId),
       userCode,
       problem,
     });
@@ -39,7 +40,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   router.post('verification-submit', '/device', async (ctx) => {
     const body = formBody(ctx);
     const browserId = readBrowserId(ctx, config);
-    checkCsrf(browserId, single(body, 'csrf'));
+    checkCsrf(deps, browserId, single(body, 'csrf'));
     const typed = (single(body, 'user_code') ?? '').slice(0, 64);
     const found = await findPendingHandoff(deps, typed, { address: ctx.ip, browserId: browserId! });
     if (!found) {
@@ -55,12 +56,13 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     const client = config.device.clients.find((c) => c.id === record.clientId);
     ctx.body = views.render('device-approve', {
       pageTitle: 'Approve this request?',
-      csrf: csrfTokenFor(browserId!),
+      csrf: csrfTokenFor(deps, browserId!),
       handoff: found.handoff,
       userCode: formatUserCode(normalizeUserCode(typed)!),
       clientName: record.clientName,
       clientDescription: client?.description ?? null,
-      requester: record.requester,
+      // Only a valid IP is shown as the requester's address (records predating the check, too).
+      requester: { ...record.requester, address: shownAddress(record.requester.address) },
       createdIso: new Date(record.createdAt).toISOString(),
       createdUtc: utc(record.createdAt),
       expiresIso: new Date(record.expiresAt).toISOString(),
@@ -91,7 +93,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   router.post('approve', '/device/approve', async (ctx) => {
     const body = formBody(ctx);
     const browserId = readBrowserId(ctx, config);
-    checkCsrf(browserId, single(body, 'csrf'));
+    checkCsrf(deps, browserId, single(body, 'csrf'));
     const pending = await pendingFrom(body);
     ctx.redirect(
       await startAuthorization(deps, {
@@ -105,7 +107,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
 
   router.post('deny', '/device/deny', async (ctx) => {
     const body = formBody(ctx);
-    checkCsrf(readBrowserId(ctx, config), single(body, 'csrf'));
+    checkCsrf(deps, readBrowserId(ctx, config), single(body, 'csrf'));
     const pending = await pendingFrom(body);
     await denyHandoff(deps, pending, 'declined');
     ctx.body = views.render('device-done', {
@@ -116,4 +118,8 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   });
 
   return router;
+}
+
+function shownAddress(address: string): string {
+  return net.isIP(address) ? address : 'unknown';
 }

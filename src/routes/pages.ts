@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
+import { addressId } from '../flows/rate-limit';
 import { ensureBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
 import { checkRequestedScopes, describeScope, groupScopes, presetsFor } from '../webex/scopes';
@@ -40,7 +41,7 @@ export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
         windowSeconds: config.rateLimit.windowSeconds,
         what: 'sign-ins',
       },
-      ctx.ip,
+      addressId(ctx.ip),
     );
     const browserId = ensureBrowserId(ctx, config);
     ctx.redirect(await startAuthorization(deps, { kind: 'browser', scopes, browserId }));

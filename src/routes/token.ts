@@ -10,6 +10,7 @@ import {
   pollHandoff,
   resolveHandoffScopes,
 } from '../flows/device';
+import { addressId } from '../flows/rate-limit';
 import { clientCredentials, requireForm, single } from './params';
 
 export const DEVICE_AUTHORIZATION_PATH = '/oauth2/device_authorization';
@@ -35,7 +36,7 @@ export function tokenRouter(
         windowSeconds: config.rateLimit.windowSeconds,
         what: 'device authorization requests',
       },
-      ctx.ip,
+      addressId(ctx.ip),
     );
     const scopes = resolveHandoffScopes(deps, client, single(params, 'scope') ?? '');
     ctx.body = await createHandoff(deps, {
