@@ -13,6 +13,7 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { errorHandler } from './middleware/error-handler';
 import { formBody } from './middleware/form-body';
+import { clientAddress, httpsOnly } from './middleware/proxy';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
@@ -69,16 +70,19 @@ export function createApp(deps: AppDeps): Koa {
   // router comes right after the shared layers and reads its own form bodies.
   const token = tokenRouter({ ...flow, waiters, readForm });
 
+  app.use(clientAddress(config));
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
   app.use(errorHandler({ logger, views, metrics }));
+  app.use(httpsOnly(config));
   app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
   app.use(readForm);
 
   const routers = [
     healthRouter({ store: deps.store }),
-    ...(config.metricsPort === 0 ? [metricsRouter(metrics)] : []),
+    // Never on the public port in production (config refuses METRICS_PORT=0 there, too).
+    ...(config.metricsPort === 0 && config.env !== 'production' ? [metricsRouter(metrics)] : []),
     metadataRouter(config),
     pagesRouter(flow),
     oauthRouter(flow),

@@ -272,10 +272,17 @@ export const configSchema = {
     env: 'TRUST_PROXY',
   },
   allowedOrgIds: {
-    doc: 'Space- or comma-separated Webex org IDs allowed to sign in (empty: any org).',
+    doc: 'Space- or comma-separated Webex org IDs allowed to sign in (empty: any org; refused in production unless ALLOW_ANY_ORG=true).',
     format: isString,
     default: '',
     env: 'ALLOWED_ORG_IDS',
+  },
+  allowAnyOrg: {
+    doc: 'Production with an empty ALLOWED_ORG_IDS: let admins of any Webex org sign in and approve (set on purpose).',
+    format: isBoolean,
+    // A string default, so convict does not coerce typos like "ture" into true before validation.
+    default: 'false',
+    env: 'ALLOW_ANY_ORG',
   },
   logLevel: {
     doc: 'Minimum level of log lines written (JSON on stdout).',
@@ -497,6 +504,16 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
   const port = get('port') as number;
   const sandbox = toBoolean(get('sandbox'));
   const production = envName === 'production';
+  if (production && sandbox) {
+    throw new ConfigError(
+      'Invalid configuration: SANDBOX=true is refused when NODE_ENV=production (the simulated Webex lets anyone sign in); remove SANDBOX, or run the demo with NODE_ENV=development',
+    );
+  }
+  if (production && get('metricsPort') === 0) {
+    throw new ConfigError(
+      'Invalid configuration: METRICS_PORT must be set in production, so /metrics stays off the public port; e.g. METRICS_PORT=9090 (the Helm chart sets it) and scrape that port inside the cluster',
+    );
+  }
 
   const publicUrl = ((get('publicUrl') as string) || `http://localhost:${port}`).replace(
     /\/+$/,
@@ -557,6 +574,13 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     );
   }
 
+  const allowedOrgIds = words(get('allowedOrgIds') as string);
+  if (production && allowedOrgIds.length === 0 && !toBoolean(get('allowAnyOrg'))) {
+    throw new ConfigError(
+      'Invalid configuration: ALLOWED_ORG_IDS is empty in production, so an admin of any Webex org could approve a code seen in some CI log; list your org IDs (people/me orgId or its UUID), or set ALLOW_ANY_ORG=true on purpose',
+    );
+  }
+
   const rawClients = get('deviceClients');
   const clients = (
     typeof rawClients === 'string' ? JSON.parse(rawClients) : rawClients
@@ -590,7 +614,7 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       : null,
     encryptionKeys,
     trustProxy: toBoolean(get('trustProxy')),
-    allowedOrgIds: words(get('allowedOrgIds') as string),
+    allowedOrgIds,
     logLevel: get('logLevel') as string,
     flowTtlSeconds: get('flowTtlSeconds') as number,
     device: {

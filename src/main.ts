@@ -74,7 +74,11 @@ export async function startService(
   const metrics = createMetrics();
   const webex = webexClientFor(config, metrics);
   const sandbox = config.sandbox
-    ? new Sandbox({ clientId: config.clientId, clientSecret: config.clientSecret })
+    ? new Sandbox({
+        clientId: config.clientId,
+        clientSecret: config.clientSecret,
+        redirectUris: [config.redirectUri],
+      })
     : undefined;
   if (sandbox) {
     logger.warn(

@@ -128,6 +128,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.env,
   };
   const config = loadConfig(env);
+  sb.sandbox.allowRedirectUri(config.redirectUri);
   const logs: string[] = [];
   const logger = captureLogger(logs, config.logLevel);
   const store: Store = config.redis ? new RedisStore({ ...config.redis }) : new MemoryStore();
