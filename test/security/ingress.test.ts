@@ -95,7 +95,7 @@ async function approvalPage(userCode: string): Promise<string> {
 
 describe('HTTPS behind a trusted proxy', () => {
   test('pages over http are redirected to the https PUBLIC_URL (308), query kept', async () => {
-    for (const proto of [{ 'x-forwarded-proto': 'http' }, {}]) {
+    for (const proto of [{ 'x-forwarded-proto': 'http' }, {}] as Record<string, string>[]) {
       const res = await send(`${proxied.url}/device?user_code=BCDF-GHJK`, {
         headers: { ...proto, accept: 'text/html' },
       });
