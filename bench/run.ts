@@ -196,7 +196,12 @@ export async function provideRedis(): Promise<BenchRedis> {
   }
 }
 
-export function serviceEnv(port: number, redisUrl: string, sandboxUrl: string): NodeJS.ProcessEnv {
+export function serviceEnv(
+  port: number,
+  redisUrl: string,
+  sandboxUrl: string,
+  metricsPort: number,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) {
     // Nothing from the caller's service configuration leaks in.
@@ -211,6 +216,9 @@ export function serviceEnv(port: number, redisUrl: string, sandboxUrl: string): 
     ...env,
     NODE_ENV: 'production',
     ALLOW_HTTP_PUBLIC_URL: 'true',
+    // Production refuses an empty org list and /metrics on the public port.
+    ALLOWED_ORG_IDS: 'sandbox-org-0001',
+    METRICS_PORT: String(metricsPort),
     HOST: '127.0.0.1',
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -245,7 +253,7 @@ export async function startServiceChild(
   override: { dist?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Service> {
   const port = await freePort();
-  const env = { ...serviceEnv(port, redisUrl, sandboxUrl), ...override.env };
+  const env = { ...serviceEnv(port, redisUrl, sandboxUrl, await freePort()), ...override.env };
   // The Node flags the image's CMD gives, then the bench's own (gc + memoryUsage over IPC).
   // A BENCH_COMPARE build runs with the flags of its own revision's Dockerfile.
   const dockerfile = override.dist ? path.join(override.dist, '..', 'Dockerfile') : undefined;
@@ -419,9 +427,9 @@ export async function cannon(opts: {
 const tokenMetric = 'wst_token_endpoint_errors_total';
 
 async function tokenCounters(
-  url: string,
+  svc: Service,
 ): Promise<{ pending: number; slowDown: number; all: number }> {
-  const text = await fetchText(`${url}/metrics`);
+  const text = await fetchText(`http://127.0.0.1:${svc.env.METRICS_PORT}/metrics`);
   return {
     pending: counterValue(text, tokenMetric, 'error="authorization_pending"'),
     slowDown: counterValue(text, tokenMetric, 'error="slow_down"'),
@@ -465,7 +473,7 @@ async function measureService(
   connections: number,
   nextBody: () => string,
 ): Promise<ServiceRun> {
-  const m0 = await tokenCounters(svc.url);
+  const m0 = await tokenCounters(svc);
   const c0 = await commandStats(ctx.admin);
   const s0 = cpuMs(svc.child.pid);
   const sampler = sampleRss(svc.child.pid, 200);
@@ -481,7 +489,7 @@ async function measureService(
   await sleep(300); // let requests in flight when autocannon stopped finish server-side
   const c1 = await commandStats(ctx.admin);
   const cpu = cpuMs(svc.child.pid) - s0;
-  const m1 = await tokenCounters(svc.url);
+  const m1 = await tokenCounters(svc);
   const pending = m1.pending - m0.pending;
   const slowDown = m1.slowDown - m0.slowDown;
   return {
@@ -578,7 +586,7 @@ async function pollingSection(
     }
   }
   log('round trips: 1 s at 10 connections with Redis MONITOR attached (not timed)');
-  const m0 = await tokenCounters(svc.url);
+  const m0 = await tokenCounters(svc);
   const calls = await monitorRoundTrips(ctx.redisUrl, async () => {
     await cannon({
       url: svc.url,
@@ -589,7 +597,7 @@ async function pollingSection(
       body: nextBody,
     });
   });
-  const m1 = await tokenCounters(svc.url);
+  const m1 = await tokenCounters(svc);
   const roundTrips = {
     ...calls,
     pending: m1.pending - m0.pending,
@@ -941,7 +949,7 @@ async function coldStartSection(ctx: Ctx): Promise<StartRep[]> {
   const reps: StartRep[] = [];
   for (let i = 0; i < COLD_STARTS; i++) {
     const port = await freePort();
-    const env = serviceEnv(port, ctx.redisUrl, ctx.sandboxUrl);
+    const env = serviceEnv(port, ctx.redisUrl, ctx.sandboxUrl, await freePort());
     const started = performance.now();
     const child = spawnChild(
       process.execPath,
@@ -1346,7 +1354,7 @@ async function main(): Promise<void> {
   try {
     const sandbox = await startHelper('sandbox.ts', {});
     children.push(sandbox.child);
-    const probeEnv = serviceEnv(1, redis.url, sandbox.url);
+    const probeEnv = serviceEnv(1, redis.url, sandbox.url, 2);
     deps = replicaDeps(probeEnv);
     await deps.store.waitUntilReady(5000);
     const redisPid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1] ?? 0);
