@@ -1,16 +1,11 @@
 /**
- * Builds the Koa app from explicit dependencies. It never listens: main.ts does, and tests
- * use app.callback() or their own server.
+ * Builds the Koa app from explicit dependencies. It never listens: src/service.ts wires the
+ * dependencies and listens.
  */
 import path from 'node:path';
 import Koa from 'koa';
-import type { AppConfig } from './config';
-import type { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
-import { HandoffWaiters } from './flows/device';
-import { RateLimiter } from './flows/rate-limit';
-import type { Logger } from './logger';
-import type { Metrics } from './metrics';
+import type { HandoffWaiters } from './flows/device';
 import { errorHandler } from './middleware/error-handler';
 import { formBody } from './middleware/form-body';
 import { clientAddress, httpsOnly } from './middleware/proxy';
@@ -24,22 +19,13 @@ import { oauthRouter } from './routes/oauth';
 import { pagesRouter } from './routes/pages';
 import { tokenRouter } from './routes/token';
 import type { Sandbox } from './sandbox/sandbox';
-import type { Store } from './store/store';
 import { Views } from './views/render';
-import type { WebexClient } from './webex/client';
 
-export interface AppDeps {
-  config: AppConfig;
-  logger: Logger;
-  store: Store;
-  sealer: Sealer;
-  webex: WebexClient;
-  metrics: Metrics;
-  /** Waiting polls; main.ts releases them at shutdown. */
-  waiters?: HandoffWaiters;
+export interface AppDeps extends FlowDeps {
+  /** Waiting polls; the service releases them at shutdown. */
+  waiters: HandoffWaiters;
   /** The simulated Webex, mounted under /sandbox/v1 when given. */
-  sandbox?: Sandbox;
-  now?: () => number;
+  sandbox?: Sandbox | undefined;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -52,18 +38,8 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
 
   const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
-  const flow: FlowDeps & { views: Views } = {
-    config,
-    store: deps.store,
-    sealer: deps.sealer,
-    webex: deps.webex,
-    logger,
-    metrics,
-    limiter: new RateLimiter(deps.store, metrics, deps.sealer.hasher),
-    now: deps.now ?? Date.now,
-    views,
-  };
-  const waiters = deps.waiters ?? new HandoffWaiters({ store: deps.store });
+  const { waiters, sandbox, ...flowDeps } = deps;
+  const flow: FlowDeps & { views: Views } = { ...flowDeps, views };
 
   const readForm = formBody(config.bodyLimitBytes);
   // Scripts poll the token endpoint far more often than anything else is requested, so its
@@ -88,7 +64,7 @@ export function createApp(deps: AppDeps): Koa {
     oauthRouter(flow),
     deviceRouter(flow),
   ];
-  if (deps.sandbox) routers.push(deps.sandbox.router((view, locals) => views.render(view, locals)));
+  if (sandbox) routers.push(sandbox.router((view, locals) => views.render(view, locals)));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
   app.on('error', (err: Error) => {

@@ -570,8 +570,8 @@ async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise
 
 /**
  * The answer to almost every poll, built once: capturing a fresh stack trace on each pending poll
- * was about 6 % of the service's CPU under polling load (docs/BENCHMARKS.md). Nothing mutates it;
- * the error handler only reads it.
+ * was a measurable share of the service's CPU under polling load (figures in docs/BENCHMARKS.md).
+ * Nothing mutates it; the error handler only reads it.
  */
 const AUTHORIZATION_PENDING = new OAuthError(
   400,

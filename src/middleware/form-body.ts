@@ -69,8 +69,8 @@ function readPlainBody(req: IncomingMessage, limit: number): Promise<string> {
  * the error handler explains.
  *
  * Parsed with Node's querystring instead of qs: OAuth parameters are flat by definition
- * (RFC 6749 §3.1), so qs's nesting and dot rules only added cost; with type-is's media-type
- * parsing that was about 7 % of a pending poll's CPU (docs/BENCHMARKS.md).
+ * (RFC 6749 §3.1), so qs's nesting and dot rules only added cost, and with type-is's media-type
+ * parsing they were a visible share of every pending poll's CPU (figures in docs/BENCHMARKS.md).
  */
 export function formBody(limitBytes: number): Koa.Middleware {
   const options = { limit: limitBytes, qs: { parse: parseForm } };

@@ -7,19 +7,15 @@ import type net from 'node:net';
 import { Writable } from 'node:stream';
 import Koa from 'koa';
 import pino from 'pino';
-import { createApp } from '../../src/app';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { Sealer } from '../../src/crypto';
-import { HandoffWaiters } from '../../src/flows/device';
+import type { HandoffWaiters } from '../../src/flows/device';
 import { formBody } from '../../src/middleware/form-body';
 import { REDACT_PATHS, type Logger } from '../../src/logger';
-import { createMetrics, type Metrics } from '../../src/metrics';
+import type { Metrics } from '../../src/metrics';
 import { Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox';
-import { MemoryStore } from '../../src/store/memory';
-import { RedisStore } from '../../src/store/redis';
+import { buildService } from '../../src/service';
 import type { Store } from '../../src/store/store';
 import { Views } from '../../src/views/render';
-import { webexClientFor } from '../../src/webex/client';
 import { dumpPrefix, sharedRedis, uniquePrefix } from './redis';
 
 export const TEST_CLIENT_ID = 'test-integration-id';
@@ -37,6 +33,8 @@ export interface TestServerOptions {
   /** Share a Redis prefix with another instance. */
   redisPrefix?: string;
   sandboxOptions?: Partial<SandboxOptions>;
+  /** The flows' clock (default Date.now). */
+  now?: () => number;
 }
 
 export interface RunningSandbox {
@@ -130,41 +128,31 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = loadConfig(env);
   sb.sandbox.allowRedirectUri(config.redirectUri);
   const logs: string[] = [];
-  const logger = captureLogger(logs, config.logLevel);
-  const store: Store = config.redis ? new RedisStore({ ...config.redis }) : new MemoryStore();
-  if (store instanceof RedisStore) await store.waitUntilReady(3000);
-  const metrics = createMetrics({ defaultMetrics: false });
-  const webex = webexClientFor(config, metrics);
-  const waiters = new HandoffWaiters({ store });
-  const keys = config.encryptionKeys.length
-    ? config.encryptionKeys
-    : [Buffer.from(TEST_KEY, 'base64')];
-  const app = createApp({
-    config,
-    logger,
-    store,
-    sealer: new Sealer(keys),
-    webex,
-    metrics,
-    waiters,
+  const service = await buildService(config, {
+    logger: captureLogger(logs, config.logLevel),
+    sandbox: null,
+    defaultMetrics: false,
+    redisReadyMs: 3000,
+    ...(opts.now ? { now: opts.now } : {}),
   });
-  server.on('request', app.callback());
+  server.on('request', service.app.callback());
 
   return {
     url,
     config,
-    store,
+    store: service.store,
     sandbox: sb.sandbox,
     sandboxUrl: sb.url,
-    metrics,
-    waiters,
+    metrics: service.metrics,
+    waiters: service.waiters,
     logs,
     redis: config.redis ? { url: config.redis.url, prefix: config.redis.prefix } : null,
     server,
     async close() {
-      waiters.releaseAll();
+      // Waiting polls are answered before their connections are cut.
+      service.waiters.releaseAll();
       await closeServer(server);
-      await store.close();
+      await service.close();
       if (config.redis && !opts.redisPrefix)
         await dumpPrefix(config.redis.url, config.redis.prefix, { remove: true });
       await ownSandbox?.close();

@@ -7,14 +7,8 @@ import http from 'node:http';
 import type net from 'node:net';
 import { test } from 'node:test';
 import pino from 'pino';
-import { createApp } from '../../src/app';
 import { ConfigError, loadConfig } from '../../src/config';
-import { Sealer } from '../../src/crypto';
-import { startService } from '../../src/main';
-import { createMetrics } from '../../src/metrics';
-import { MemoryStore } from '../../src/store/memory';
-import { webexClientFor } from '../../src/webex/client';
-import { TEST_KEY } from '../helpers/server';
+import { buildService, startService } from '../../src/service';
 
 const PROD = {
   NODE_ENV: 'production',
@@ -45,16 +39,11 @@ test('startService refuses production with the sandbox, any org or public metric
 
 test('in production the public app never serves /metrics, whatever the config says', async () => {
   const config = { ...loadConfig(PROD), metricsPort: 0 };
-  const metrics = createMetrics({ defaultMetrics: false });
-  const app = createApp({
-    config,
+  const service = await buildService(config, {
     logger: pino({ level: 'silent' }),
-    store: new MemoryStore(),
-    sealer: new Sealer([Buffer.from(TEST_KEY, 'base64')]),
-    webex: webexClientFor(config, metrics),
-    metrics,
+    defaultMetrics: false,
   });
-  const server = http.createServer(app.callback());
+  const server = http.createServer(service.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
@@ -64,5 +53,6 @@ test('in production the public app never serves /metrics, whatever the config sa
     assert.equal((await fetch(`${base}/healthz`)).status, 200, 'the probes stay');
   } finally {
     server.close();
+    await service.close();
   }
 });
