@@ -61,8 +61,8 @@ head -n 1 "$work/service.log" | grep -q '^{' && echo "PASS: JSON logs in product
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")" = 404 ] \
   || { echo "FAIL: /metrics answered on the public port"; exit 1; }
 echo "PASS: no /metrics on the public port"
-curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -q '^# HELP wst_' \
-  || { echo "FAIL: no metrics on METRICS_PORT"; exit 1; }
+metrics_text=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || metrics_text=""
+grep -q '^# HELP wst_' <<<"$metrics_text" || { echo "FAIL: no metrics on METRICS_PORT"; exit 1; }
 echo "PASS: /metrics on METRICS_PORT"
 
 kill -TERM "$pid"
