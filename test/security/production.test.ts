@@ -29,8 +29,13 @@ test('startService refuses production with the sandbox, any org or public metric
     [{ METRICS_PORT: '0' }, /METRICS_PORT must be set in production.*METRICS_PORT=9090/],
   ];
   for (const [change, message] of cases) {
+    // A service that starts anyway is stopped again, so a missing refusal fails instead of hanging.
+    const attempt = startService({ ...PROD, ...change }).then(async (running) => {
+      await running.shutdown();
+      throw new Error('the service started');
+    });
     await assert.rejects(
-      startService({ ...PROD, ...change }),
+      attempt,
       (err: unknown) => err instanceof ConfigError && message.test(err.message),
       JSON.stringify(change),
     );
