@@ -14,13 +14,13 @@ import { HttpError, OAuthError } from '../errors';
  * socket peer, so pages, logs and rate-limit keys never carry made-up text.
  */
 export function clientAddress(config: Pick<AppConfig, 'trustProxy'>): Koa.Middleware {
-  return async function validAddress(ctx, next) {
-    if (config.trustProxy) {
-      const forwarded = ctx.request.ips[0];
-      ctx.request.ip =
-        forwarded && net.isIP(forwarded) ? forwarded : (ctx.req.socket.remoteAddress ?? '');
-    }
-    await next();
+  // Plain functions, like the other pass-through layers: no promise of their own per request.
+  if (!config.trustProxy) return (_ctx, next) => next();
+  return function validAddress(ctx, next) {
+    const forwarded = ctx.request.ips[0];
+    ctx.request.ip =
+      forwarded && net.isIP(forwarded) ? forwarded : (ctx.req.socket.remoteAddress ?? '');
+    return next();
   };
 }
 
@@ -38,9 +38,9 @@ const MACHINE_PATH = /^\/(oauth2\/|\.well-known\/)/;
 export function httpsOnly(
   config: Pick<AppConfig, 'secure' | 'trustProxy' | 'publicUrl'>,
 ): Koa.Middleware {
-  const enforce = config.secure && config.trustProxy;
-  return async function requireHttps(ctx, next) {
-    if (!enforce || ctx.protocol === 'https' || PROBE_PATH.test(ctx.path)) return next();
+  if (!config.secure || !config.trustProxy) return (_ctx, next) => next();
+  return function requireHttps(ctx, next) {
+    if (ctx.protocol === 'https' || PROBE_PATH.test(ctx.path)) return next();
     if (MACHINE_PATH.test(ctx.path)) {
       throw new OAuthError(
         400,
@@ -51,7 +51,7 @@ export function httpsOnly(
     if (ctx.method === 'GET' || ctx.method === 'HEAD') {
       ctx.status = 308;
       ctx.redirect(`${config.publicUrl}${ctx.originalUrl}`);
-      return;
+      return undefined;
     }
     throw new HttpError(
       400,
