@@ -8,7 +8,9 @@
 #     -e REDIS_URL=redis://redis:6379 -e TOKEN_ENCRYPTION_KEY="$(openssl rand -base64 32)" \
 #     webex-scoped-tokens:0.1.0
 #
-# The runtime stage holds production dependencies and the compiled app only,
+# The runtime stage holds production dependencies and the compiled app only
+# (with the one-file CLI the service serves at /cli/webex-token.js, and
+# `webex-token` on PATH),
 # runs as a numeric non-root user, writes nothing outside /tmp (so it runs with
 # a read-only root filesystem) and starts node directly as PID 1: the app
 # handles SIGTERM itself (stops accepting, drains, closes Redis, exits 0).
@@ -21,9 +23,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
-RUN npm ci
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-assets.mjs ./scripts/
+COPY scripts/copy-assets.mjs scripts/build-cli.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -36,12 +38,15 @@ ENV NODE_ENV=production \
     npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
 # Files stay owned by root and read-only for the app user.
-RUN npm ci --omit=dev \
+RUN npm ci --omit=dev --ignore-scripts \
  && npm cache clean --force \
  && rm -rf /root/.npm /tmp/*
 COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY bin ./bin
+# The CLI on PATH: `docker run --rm IMAGE webex-token login --server URL --scope ...`.
+RUN chmod 0755 bin/webex-token.js \
+ && ln -s /app/bin/webex-token.js /usr/local/bin/webex-token
 
 # Numeric user and group: Kubernetes can verify runAsNonRoot without a passwd entry.
 USER 10001:10001

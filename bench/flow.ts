@@ -15,7 +15,7 @@ export interface FlowRep {
   commands: Commands;
 }
 
-async function oneFlow(url: string): Promise<void> {
+export async function oneFlow(url: string): Promise<void> {
   const auth = await requestHandoff(url);
   if (auth.status !== 200)
     throw new Error(`device_authorization answered ${auth.status}: ${JSON.stringify(auth.json)}`);

@@ -15,7 +15,8 @@
  *
  * Knobs (env, settings.ts): BENCH_DURATION (s per load point, default 5), BENCH_REPS
  * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
- * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow), BENCH_COMPARE (a git
+ * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow, and topology, which is not
+ * run by default: standalone next to a 3-master cluster, topology.ts), BENCH_COMPARE (a git
  * revision measured next to this tree in the polling section), BENCH_CPU_PROF=1 (write V8 CPU
  * profiles of the service, the baseline and the sandbox under
  * node_modules/.cache/wst-bench/prof), BENCH_NO_DOC=1 (do not touch docs/BENCHMARKS.md).
@@ -26,12 +27,14 @@ import { Redis } from 'ioredis';
 import type { Service } from '../src/service';
 import { buildRevision, build, type BuildResult } from './build';
 import { coldStartReport, coldStartSection, type StartRep } from './cold-start';
-import { flowReport, flowSection, type FlowRep } from './flow';
+import { flowReport, flowSection, oneFlow, type FlowRep } from './flow';
+import { cannon } from './load';
 import { deletePrefix, fmt, sleep, type Child } from './lib';
 import { rssBytes } from './proc';
 import { pagesReport, pagesSection, type PagesResult } from './pages';
 import { pollingReport, pollingSection, type PollingResult } from './polling';
 import {
+  createHandoffs,
   memOf,
   provideRedis,
   serviceEnv,
@@ -54,10 +57,12 @@ import {
   POLL_INTERVAL_SECONDS,
   PREFIX,
   REPS,
+  ROOT,
   WAITERS,
   WORK,
   log,
 } from './settings';
+import { topologySection, writeTopologyDoc } from './topology';
 import { waitReport, waitSection, type WaitRep } from './wait';
 
 interface Results {
@@ -140,6 +145,29 @@ async function measure(ctx: Ctx, results: Results, children: Child[]): Promise<v
     results.flows = await flowSection(ctx, svc);
     await svc.child.stop();
   }
+  if (ONLY.has('topology')) {
+    log('Redis topologies: standalone next to a 3-master cluster, with and without WAIT');
+    const markdown = await topologySection({
+      standaloneUrl: ctx.redisUrl,
+      duration: DURATION,
+      log,
+      startService: async (url, label, env) => {
+        const svc = await startServiceChild(url, ctx.sandboxUrl, label, { env });
+        children.push(svc.child);
+        return svc;
+      },
+      createPending: async (env, n) => {
+        const other = await startReplica(env);
+        const made = await createHandoffs(other.flow, n);
+        await other.close();
+        return made.map((x) => x.deviceCode);
+      },
+      cannon,
+      oneFlow,
+    });
+    console.log(`\n${markdown}\n`);
+    if (!process.env.BENCH_NO_DOC) writeTopologyDoc(ROOT, markdown);
+  }
 }
 
 async function main(): Promise<void> {
@@ -183,6 +211,11 @@ async function main(): Promise<void> {
     await redis.server?.stop();
   }
 
+  if (ONLY.size === 1 && ONLY.has('topology')) {
+    // Only the topology block was measured: leave the main results as they are.
+    clearInterval(keepAlive);
+    return;
+  }
   const seconds = (performance.now() - began) / 1000;
   const { rows, markdown } = report(
     header(results, machineText, redis, seconds),

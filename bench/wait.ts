@@ -159,7 +159,7 @@ export async function waitSection(
     } else {
       // All approvals issued at once by the other replica; each timed from its own call.
       const starts: number[] = [];
-      const approvals: Promise<void>[] = [];
+      const approvals: Promise<unknown>[] = [];
       for (let i = 0; i < handoffs.length; i++) {
         starts.push(performance.now());
         approvals.push(approveHandoff(ctx.deps, pendings[i]!, fakeTokens(), approver));

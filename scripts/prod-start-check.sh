@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 : "${REDIS_URL:?REDIS_URL must point at a Redis for the production start check}"
-[ -f dist/main.js ] || npm run build
+{ [ -f dist/main.js ] && [ -f dist/cli-bundle/webex-token.js ]; } || npm run build
 
 work=$(mktemp -d /tmp/wst-prod-XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -64,6 +64,12 @@ echo "PASS: no /metrics on the public port"
 metrics_text=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || metrics_text=""
 grep -q '^# HELP wst_' <<<"$metrics_text" || { echo "FAIL: no metrics on METRICS_PORT"; exit 1; }
 echo "PASS: /metrics on METRICS_PORT"
+# The one-file CLI: served as built, its checksum in the metadata; the packaged CLI runs without tsx.
+curl -fsS -o "$work/cli.js" "http://127.0.0.1:$port/cli/webex-token.js"
+want=$(curl -fsS "http://127.0.0.1:$port/.well-known/oauth-authorization-server" | node -e "let s='';process.stdin.on('data',(c)=>s+=c).on('end',()=>console.log(JSON.parse(s).webex_scoped_tokens.cli_sha256))")
+[ "$(sha256sum "$work/cli.js" | cut -d' ' -f1)" = "$want" ] || { echo "FAIL: /cli/webex-token.js does not match cli_sha256"; exit 1; }
+echo "PASS: /cli/webex-token.js matches cli_sha256"
+(cd "$work" && node bin/webex-token.js --version >/dev/null) && echo "PASS: bin/webex-token.js runs from the production install"
 
 kill -TERM "$pid"
 code=0; wait "$pid" || code=$?

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import Koa from 'koa';
+import { type CliDownloadSource, defaultCliDownloadSource } from './cli-download';
 import type { FlowDeps } from './flows/context';
 import type { HandoffWaiters } from './flows/device';
 import { errorHandler } from './middleware/error-handler';
@@ -12,6 +13,7 @@ import { clientAddress, httpsOnly } from './middleware/proxy';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
+import { cliRouter } from './routes/cli';
 import { deviceRouter } from './routes/device';
 import { healthRouter, metricsRouter } from './routes/health';
 import { metadataRouter } from './routes/metadata';
@@ -24,6 +26,8 @@ import { Views } from './views/render';
 export interface AppDeps extends FlowDeps {
   /** Waiting polls; the service releases them at shutdown. */
   waiters: HandoffWaiters;
+  /** The one-file CLI served at /cli/webex-token.js (default: the build's, or built from source). */
+  cliDownload?: CliDownloadSource | undefined;
   /** The simulated Webex, mounted under /sandbox/v1 when given. */
   sandbox?: Sandbox | undefined;
 }
@@ -38,8 +42,13 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
 
   const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
-  const { waiters, sandbox, ...flowDeps } = deps;
-  const flow: FlowDeps & { views: Views } = { ...flowDeps, views };
+  const { waiters, sandbox, cliDownload: given, ...flowDeps } = deps;
+  const cliDownload = given ?? defaultCliDownloadSource(logger);
+  const flow: FlowDeps & { views: Views; cliDownload: CliDownloadSource } = {
+    ...flowDeps,
+    views,
+    cliDownload,
+  };
 
   const readForm = formBody(config.bodyLimitBytes);
   // Scripts poll the token endpoint far more often than anything else is requested, so its
@@ -59,7 +68,8 @@ export function createApp(deps: AppDeps): Koa {
     healthRouter({ store: deps.store }),
     // Never on the public port in production (config refuses METRICS_PORT=0 there, too).
     ...(config.metricsPort === 0 && config.env !== 'production' ? [metricsRouter(metrics)] : []),
-    metadataRouter(config),
+    metadataRouter(config, cliDownload),
+    cliRouter(cliDownload),
     pagesRouter(flow),
     oauthRouter(flow),
     deviceRouter(flow),

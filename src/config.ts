@@ -6,6 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
 import { parseScopeList } from './webex/scopes';
+import {
+  DEFAULT_WORKLOAD_ALGORITHMS,
+  parseWorkloadAlgorithms,
+  parseWorkloadIssuers,
+  type WorkloadPolicy,
+} from './workload/issuers';
 
 type Validator = (value: unknown) => void;
 
@@ -71,17 +77,49 @@ const isString: Validator = (value) => {
   if (typeof value !== 'string') throw new Error('must be a string');
 };
 
+/** One redis:// or rediss:// URL, or several separated by commas (cluster and sentinel seeds). */
 const isRedisUrl: Validator = (value) => {
   if (value === '') return;
-  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
-    throw new Error('must be a redis:// or rediss:// URL');
-  }
-  try {
-    new URL(value);
-  } catch {
-    throw new Error('must be a valid redis:// or rediss:// URL');
+  if (typeof value !== 'string') throw new Error('must be a redis:// or rediss:// URL');
+  for (const part of value.split(',')) {
+    const url = part.trim();
+    if (!/^rediss?:\/\//.test(url)) {
+      throw new Error('must be a redis:// or rediss:// URL (or several, separated by commas)');
+    }
+    try {
+      new URL(url);
+    } catch {
+      throw new Error('must be a valid redis:// or rediss:// URL');
+    }
   }
 };
+
+/** `auto`, or a whole number of replicas from 0 to 10. */
+const isWaitReplicas: Validator = (value) => {
+  if (value === 'auto') return;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 10) {
+    throw new Error('must be auto or a whole number of replicas between 0 and 10');
+  }
+};
+
+export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
+
+export interface RedisConfig {
+  mode: RedisMode;
+  /** One URL, or comma-separated seeds (cluster nodes, sentinels). */
+  url: string;
+  prefix: string;
+  commandTimeoutMs: number;
+  /** Overrides the password of the URL(s) when not empty. */
+  password: string;
+  sentinelName: string;
+  sentinelPassword: string;
+  tlsCaFile: string;
+  /** Replicas a durable write waits for (WAIT), and for how long. */
+  waitReplicas: number;
+  waitTimeoutMs: number;
+}
 
 export interface DeviceClientConfig {
   id: string;
@@ -121,6 +159,16 @@ const isClientList: Validator = (value) => {
       throw new Error(`client "${c.id}": "scopes" must be an array of scope strings`);
     }
   }
+};
+
+/** Shape only: the audience default (PUBLIC_URL) is filled in by resolve(). */
+const isWorkloadIssuers: Validator = (value) => {
+  parseWorkloadIssuers(value, 'placeholder-audience');
+};
+
+const isWorkloadAlgorithms: Validator = (value) => {
+  if (typeof value !== 'string') throw new Error('must be a space-separated list of algorithms');
+  parseWorkloadAlgorithms(value);
 };
 
 function safeJson(text: string): unknown {
@@ -238,8 +286,14 @@ export const configSchema = {
     default: 'false',
     env: 'SANDBOX',
   },
+  redisMode: {
+    doc: 'Redis topology: standalone (one server), cluster (Redis Cluster) or sentinel (a master found through Redis Sentinel).',
+    format: ['standalone', 'cluster', 'sentinel'],
+    default: 'standalone',
+    env: 'REDIS_MODE',
+  },
   redisUrl: {
-    doc: 'Redis connection URL. Unset: an in-memory store for one local process (with a warning).',
+    doc: 'Redis URL (redis:// or rediss:// for TLS, password inside). Cluster: comma-separated seed nodes; sentinel: comma-separated sentinels. Unset: an in-memory store for one local process (with a warning).',
     format: isRedisUrl,
     default: '',
     env: 'REDIS_URL',
@@ -250,6 +304,44 @@ export const configSchema = {
     format: isString,
     default: 'wst:',
     env: 'REDIS_PREFIX',
+  },
+  redisPassword: {
+    doc: 'Password of the Redis servers (every mode), instead of one inside REDIS_URL; lets REDIS_URL list hosts only while the password comes from a Secret.',
+    format: isString,
+    default: '',
+    env: 'REDIS_PASSWORD',
+    sensitive: true,
+  },
+  redisSentinelName: {
+    doc: 'Sentinel mode: the name of the master group the sentinels watch.',
+    format: isString,
+    default: 'mymaster',
+    env: 'REDIS_SENTINEL_NAME',
+  },
+  redisSentinelPassword: {
+    doc: 'Sentinel mode: password for the sentinels themselves (the password in REDIS_URL is for the Redis servers). Empty: the sentinels need none.',
+    format: isString,
+    default: '',
+    env: 'REDIS_SENTINEL_PASSWORD',
+    sensitive: true,
+  },
+  redisTlsCaFile: {
+    doc: "PEM file with the CA that signed the Redis servers' certificates, for rediss:// with a private CA. Empty: the system CAs.",
+    format: isString,
+    default: '',
+    env: 'REDIS_TLS_CA_FILE',
+  },
+  redisWaitReplicas: {
+    doc: 'Replicas that must confirm an approval (or any write that must outlive a node) before the service answers (Redis WAIT). auto: 1 in cluster and sentinel modes, 0 in standalone.',
+    format: isWaitReplicas,
+    default: 'auto',
+    env: 'REDIS_WAIT_REPLICAS',
+  },
+  redisWaitTimeoutMs: {
+    doc: 'How long such a write waits for its replicas before going ahead with a warning (redis_wait_short in the log); at most half of REDIS_COMMAND_TIMEOUT_MS is used.',
+    format: isPositiveInt(10_000),
+    default: 500,
+    env: 'REDIS_WAIT_TIMEOUT_MS',
   },
   redisCommandTimeoutMs: {
     doc: 'Timeout in milliseconds for one Redis command; past it the request answers 503.',
@@ -370,6 +462,24 @@ export const configSchema = {
     default: 25,
     env: 'SHUTDOWN_GRACE_SECONDS',
   },
+  workloadIssuers: {
+    doc: 'OIDC issuers of CI jobs whose ID tokens are trusted: JSON array of "github", "gitlab" or {"name","issuer","audience"} (audience default PUBLIC_URL). Empty: off.',
+    format: isWorkloadIssuers,
+    default: '',
+    env: 'WORKLOAD_ISSUERS',
+  },
+  workloadAlgorithms: {
+    doc: 'Signature algorithms accepted on CI ID tokens (asymmetric only: RS*, PS*, ES*, EdDSA).',
+    format: isWorkloadAlgorithms,
+    default: DEFAULT_WORKLOAD_ALGORITHMS,
+    env: 'WORKLOAD_ALGORITHMS',
+  },
+  workloadMaxTokenAgeSeconds: {
+    doc: 'Oldest CI ID token accepted, in seconds since it was issued (iat).',
+    format: isPositiveInt(86_400),
+    default: 900,
+    env: 'WORKLOAD_MAX_TOKEN_AGE_SECONDS',
+  },
   configFile: {
     doc: 'Comma-separated JSON config files (relative paths resolve under config/).',
     format: isString,
@@ -401,7 +511,7 @@ export interface AppConfig {
   allowedScopes: string[];
   webex: { authorizeUrl: string; tokenUrl: string; apiUrl: string; timeoutMs: number };
   sandbox: boolean;
-  redis: { url: string; prefix: string; commandTimeoutMs: number } | null;
+  redis: RedisConfig | null;
   encryptionKeys: Buffer[];
   trustProxy: boolean;
   allowedOrgIds: string[];
@@ -423,6 +533,8 @@ export interface AppConfig {
   };
   bodyLimitBytes: number;
   shutdownGraceSeconds: number;
+  /** CI workload identity; `issuers` empty means the feature is off. */
+  workload: WorkloadPolicy;
 }
 
 /** Thrown for any configuration problem; the message is one line for the operator. */
@@ -605,13 +717,7 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     allowedScopes,
     webex,
     sandbox,
-    redis: redisUrl
-      ? {
-          url: redisUrl,
-          prefix: get('redisPrefix') as string,
-          commandTimeoutMs: get('redisCommandTimeoutMs') as number,
-        }
-      : null,
+    redis: redisUrl ? redisConfig(redisUrl, get) : null,
     encryptionKeys,
     trustProxy: toBoolean(get('trustProxy')),
     allowedOrgIds,
@@ -633,6 +739,36 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     },
     bodyLimitBytes: get('bodyLimitBytes') as number,
     shutdownGraceSeconds: get('shutdownGraceSeconds') as number,
+    workload: {
+      issuers: parseWorkloadIssuers(get('workloadIssuers'), publicUrl),
+      algorithms: parseWorkloadAlgorithms(get('workloadAlgorithms') as string),
+      maxTokenAgeSeconds: get('workloadMaxTokenAgeSeconds') as number,
+    },
+  };
+}
+
+function redisConfig(url: string, get: (key: ConfigKey) => unknown): RedisConfig {
+  const mode = get('redisMode') as RedisMode;
+  const seeds = url.split(',').filter((s) => s.trim() !== '');
+  if (mode === 'standalone' && seeds.length > 1) {
+    throw new ConfigError(
+      'Invalid configuration: REDIS_URL lists several servers but REDIS_MODE is standalone; set REDIS_MODE=cluster (seed nodes) or REDIS_MODE=sentinel (sentinels), or give one URL.',
+    );
+  }
+  const wait = get('redisWaitReplicas') as string | number;
+  const waitTimeoutMs = get('redisWaitTimeoutMs') as number;
+  const commandTimeoutMs = get('redisCommandTimeoutMs') as number;
+  return {
+    mode,
+    url,
+    prefix: get('redisPrefix') as string,
+    commandTimeoutMs,
+    password: get('redisPassword') as string,
+    sentinelName: get('redisSentinelName') as string,
+    sentinelPassword: get('redisSentinelPassword') as string,
+    tlsCaFile: get('redisTlsCaFile') as string,
+    waitReplicas: wait === 'auto' ? (mode === 'standalone' ? 0 : 1) : Number(wait),
+    waitTimeoutMs,
   };
 }
 

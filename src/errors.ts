@@ -132,3 +132,56 @@ export function methodNotAllowed(method: string, allow: string): HttpError {
     },
   );
 }
+
+/** Why a CI job's ID token was refused; stable, log-safe (never the token or its claims). */
+export type WorkloadRefusal =
+  | 'malformed'
+  | 'alg_not_allowed'
+  | 'unknown_issuer'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'too_old'
+  | 'missing_claim'
+  | 'replayed';
+
+/**
+ * A workload ID token (RFC 8693 `subject_token`) that does not verify: always `invalid_grant`,
+ * never downgraded to an unverified request. `reason` is for logs and metrics.
+ */
+export class WorkloadTokenError extends OAuthError {
+  override name = 'WorkloadTokenError';
+  constructor(
+    readonly reason: WorkloadRefusal,
+    message: string,
+    hint: string,
+    /** The configured issuer's name, once the token named a trusted one. */
+    readonly issuerName?: string,
+  ) {
+    super(400, 'invalid_grant', message, { title: 'The CI ID token was refused', hint });
+  }
+}
+
+/** A trusted issuer's discovery document or keys could not be fetched: not the job's fault. */
+export class WorkloadIssuerUnavailableError extends HttpError {
+  override name = 'WorkloadIssuerUnavailableError';
+  constructor(
+    readonly issuerName: string,
+    cause?: unknown,
+  ) {
+    super(
+      503,
+      'temporarily_unavailable',
+      `The keys of the CI issuer "${issuerName}" could not be fetched, so its ID token cannot be checked right now.`,
+      {
+        title: 'Temporarily unavailable',
+        hint: 'Retry the job in a minute; if it persists, tell the operators the service cannot reach the issuer.',
+        headers: { 'Retry-After': '30' },
+        cause,
+      },
+    );
+  }
+}

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import Koa from 'koa';
 import { createApp } from './app';
+import type { CliDownloadSource } from './cli-download';
 import { loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
@@ -38,6 +39,8 @@ export interface ServiceOverrides {
   redisCommandTimeoutMs?: number;
   /** How long to wait for Redis before going on without it (readiness then fails). */
   redisReadyMs?: number;
+  /** What /cli/webex-token.js serves (default: the build's file, or built from source). */
+  cliDownload?: CliDownloadSource;
 }
 
 export interface Service {
@@ -89,7 +92,7 @@ export async function buildService(
     );
   }
   const waiters = new HandoffWaiters({ store });
-  const app = createApp({ ...flow, waiters, sandbox });
+  const app = createApp({ ...flow, waiters, sandbox, cliDownload: overrides.cliDownload });
   return {
     config,
     logger,
@@ -135,12 +138,23 @@ async function buildStore(
     onEvent: (event, detail) => {
       if (event === 'error')
         logger.warn({ event: 'redis_error', reason: detail }, 'Redis connection problem');
+      else if (event === 'wait_short')
+        logger.warn(
+          { event: 'redis_wait_short', detail },
+          'A durable write was not confirmed by the replicas in time; it stands on the master only until they catch up.',
+        );
       else logger.info({ event: `redis_${event}` }, `Redis connection ${event}`);
     },
   });
-  if (!(await redis.waitUntilReady(overrides.redisReadyMs ?? 5000))) {
+  if (await redis.waitUntilReady(overrides.redisReadyMs ?? 5000)) {
+    logger.info(
+      { event: 'redis_topology', mode: config.redis.mode },
+      `${redis.describe()} (REDIS_MODE=${config.redis.mode})`,
+    );
+  } else {
     logger.warn(
-      'Redis is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.',
+      { event: 'redis_topology', mode: config.redis.mode },
+      `Redis (REDIS_MODE=${config.redis.mode}) is not reachable yet; /readyz will fail until it is. Requests that need it answer 503.`,
     );
   }
   return redis;

@@ -54,6 +54,25 @@ export function storeContract(
       assert.deepEqual(await store.getMany([]), []);
     });
 
+    test('getMany and delete handle keys that live far apart (cluster slots)', async () => {
+      const keys = Array.from({ length: 12 }, (_, i) => `spread-${i}`);
+      for (const [i, key] of keys.entries()) await store.set(key, `v${i}`, 5000);
+      assert.deepEqual(await store.getMany([...keys, 'spread-none']), [
+        ...keys.map((_, i) => `v${i}`),
+        null,
+      ]);
+      await store.delete(...keys);
+      assert.deepEqual(
+        await store.getMany(keys),
+        keys.map(() => null),
+      );
+    });
+
+    test('a durable set is stored and read back like any other', async () => {
+      await store.set('durable{d}', 'kept', 5000, { durable: true });
+      assert.equal(await store.get('durable{d}'), 'kept');
+    });
+
     test('take is atomic: of 50 concurrent takers exactly one gets the value', async () => {
       for (let round = 0; round < 5; round++) {
         await store.set('once', `v${round}`, 5000);
@@ -66,36 +85,40 @@ export function storeContract(
       }
     });
 
+    // Keys read together and their gate share a hash tag, as the contract asks (Redis Cluster).
     test('readAndGate reads in order and opens the gate once per TTL', async () => {
-      const gate = { key: 'g1', ttlMs: 150, stepMs: 1000, countIndex: 1 };
-      await store.set('r1', 'record', 5000);
-      const first = await store.readAndGate(['r1', 'c1', 'x1'], gate);
+      const gate = { key: 'g1{rg1}', ttlMs: 150, stepMs: 1000, countIndex: 1 };
+      await store.set('r1{rg1}', 'record', 5000);
+      const first = await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate);
       assert.deepEqual(first, { values: ['record', null, null], opened: true });
-      assert.equal((await store.readAndGate(['r1', 'c1', 'x1'], gate)).opened, false);
+      assert.equal(
+        (await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened,
+        false,
+      );
       await sleep(300);
-      assert.equal((await store.readAndGate(['r1', 'c1', 'x1'], gate)).opened, true);
+      assert.equal((await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened, true);
     });
 
     test('readAndGate leaves the gate alone when the first key is missing', async () => {
-      const gate = { key: 'g2', ttlMs: 5000, stepMs: 0, countIndex: 1 };
-      const missing = await store.readAndGate(['r2', 'c2'], gate);
+      const gate = { key: 'g2{rg2}', ttlMs: 5000, stepMs: 0, countIndex: 1 };
+      const missing = await store.readAndGate(['r2{rg2}', 'c2{rg2}'], gate);
       assert.deepEqual(missing, { values: [null, null], opened: false });
-      assert.equal(await store.get('g2'), null);
-      await store.set('r2', 'record', 5000);
-      assert.equal((await store.readAndGate(['r2', 'c2'], gate)).opened, true);
+      assert.equal(await store.get('g2{rg2}'), null);
+      await store.set('r2{rg2}', 'record', 5000);
+      assert.equal((await store.readAndGate(['r2{rg2}', 'c2{rg2}'], gate)).opened, true);
     });
 
     test('readAndGate lengthens the gate by stepMs per unit of the counter it read', async () => {
-      await store.set('r3', 'record', 5000);
-      await store.set('c3', '2', 5000);
-      const gate = { key: 'g3', ttlMs: 50, stepMs: 100, countIndex: 1 };
-      const first = await store.readAndGate(['r3', 'c3'], gate);
+      await store.set('r3{rg3}', 'record', 5000);
+      await store.set('c3{rg3}', '2', 5000);
+      const gate = { key: 'g3{rg3}', ttlMs: 50, stepMs: 100, countIndex: 1 };
+      const first = await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate);
       assert.deepEqual(first, { values: ['record', '2'], opened: true });
       // 50 + 2 × 100 = 250 ms: still shut well after the bare 50 ms, open after 250.
       await sleep(150);
-      assert.equal((await store.readAndGate(['r3', 'c3'], gate)).opened, false);
+      assert.equal((await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, false);
       await sleep(250);
-      assert.equal((await store.readAndGate(['r3', 'c3'], gate)).opened, true);
+      assert.equal((await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, true);
     });
 
     test('increment counts within a window and restarts after it', async () => {

@@ -22,7 +22,7 @@ export interface CommonOptions {
 }
 
 export interface LoginOptions extends CommonOptions {
-  /** Requested scopes; empty means "whatever the server grants by default". */
+  /** Requested scopes; empty is right only for a server in static mode (it grants its list). */
   scopes: string[];
   /** Give up waiting for approval after this many seconds (exit 4). */
   timeoutSeconds: number | undefined;
@@ -104,7 +104,9 @@ const COMMON_HELP = `  -s, --server URL          the webex-scoped-tokens service
   -h, --help                this help`;
 
 const EXIT_HELP = `Exit codes: 0 ok, 2 usage or configuration, 3 denied, 4 expired or timed out,
-5 server or network error, 130 interrupted (Ctrl-C).`;
+5 server or network error, 130 interrupted (Ctrl-C), 143 stopped (SIGTERM).
+When it stops waiting (--timeout, Ctrl-C, SIGTERM) it cancels its request on the server,
+so the code can no longer be approved.`;
 
 export const HELP: Record<'main' | 'login' | 'refresh', string> = {
   main: `webex-token: get Webex tokens from a webex-scoped-tokens service, without a browser
@@ -127,14 +129,19 @@ it (URL, code, QR code on a terminal), waits, and prints the tokens.
 Options:                                                               env
 ${COMMON_HELP}
       --scope "a b"         scopes to ask for, space- or comma-separated;
-                            repeatable (default: the server's)         WEBEX_TOKEN_SCOPE
+                            repeatable                                 WEBEX_TOKEN_SCOPE
+                            Default: none. A server in dynamic mode
+                            (the usual) needs at least one and issues
+                            exactly those; one in static mode grants
+                            its fixed scopes, so --scope can be left
+                            out. The server's home page lists them.
       --timeout SECONDS     stop waiting after this long (exit 4);
                             also 90s, 10m, 1h (default: until the
                             code expires)                              WEBEX_TOKEN_TIMEOUT
       --no-qr               never draw the QR code                     WEBEX_TOKEN_NO_QR=1
 
 Example:
-  eval "$(webex-token login -s https://tokens.example.com --format env)"
+  eval "$(webex-token login -s https://tokens.example.com --scope spark:people_read --format env)"
 
 ${EXIT_HELP}
 `,

@@ -51,6 +51,11 @@ export interface ServerMetadata {
   version: string | undefined;
   /** Longest `wait` a poll may ask for; 0 when the server does not offer waiting. */
   pollWaitMaxSeconds: number;
+  /** RFC 7009 endpoint, used to cancel a handoff the CLI gives up on. */
+  revocationEndpoint: string | undefined;
+  /** `dynamic` (the request must name scopes) or `static` (fixed scopes), when the server says. */
+  scopesMode: 'dynamic' | 'static' | undefined;
+  scopesSupported: string[];
 }
 
 export interface DeviceAuthorization {
@@ -245,7 +250,15 @@ export async function discover(server: string, deps: Deps): Promise<ServerMetada
   const tokenEndpoint = httpUrl(body.token_endpoint);
   if (tokenEndpoint === undefined) throw notOurs('its metadata has no token_endpoint');
   const waitMax = ext.poll_wait_max_seconds;
+  const mode = ext.scopes_mode;
   return {
+    revocationEndpoint: httpUrl(body.revocation_endpoint),
+    scopesMode: mode === 'dynamic' || mode === 'static' ? mode : undefined,
+    scopesSupported: Array.isArray(body.scopes_supported)
+      ? body.scopes_supported
+          .filter((x): x is string => typeof x === 'string')
+          .map((x) => clean(x, 80))
+      : [],
     issuer: typeof body.issuer === 'string' ? body.issuer : server,
     deviceAuthorizationEndpoint,
     tokenEndpoint,
@@ -455,6 +468,36 @@ export async function pollForTokens(
 /** Network-level failures (not "the server said no") are worth another poll. */
 function isTransient(err: CliError): boolean {
   return /^(cannot reach|no answer from)/.test(err.message);
+}
+
+/**
+ * RFC 7009: cancel a handoff this run gave up on, so nobody can approve it any more. Runs
+ * after Ctrl-C, so it ignores the run's abort signal and has its own short time limit.
+ * Returns what went wrong, or undefined when the server took it.
+ */
+export async function cancelDeviceAuthorization(
+  meta: ServerMetadata,
+  auth: DeviceAuthorization,
+  client: ClientCredentials,
+  deps: Deps,
+): Promise<string | undefined> {
+  if (meta.revocationEndpoint === undefined) return 'the server offers no revocation endpoint';
+  try {
+    const answer = await postForm(
+      meta.revocationEndpoint,
+      {
+        token: auth.deviceCode,
+        token_type_hint: 'device_code',
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+      },
+      { ...deps, signal: undefined },
+      5000,
+    );
+    return answer.status === 200 ? undefined : serverSaid(answer, 'cancelling');
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** RFC 6749 §6 refresh through the service (which adds the Webex client secret). */

@@ -15,6 +15,8 @@ export const EXIT = {
   server: 5,
   /** Interrupted by Ctrl-C (SIGINT). */
   interrupted: 130,
+  /** Stopped by SIGTERM (e.g. a CI job cancelled). */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

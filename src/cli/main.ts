@@ -1,6 +1,7 @@
 /**
  * `webex-token`: get Webex tokens from a webex-scoped-tokens service without a browser.
  *
+ * Entry points: bin/webex-token.js (the package) and the one-file bundle (src/cli/bundle.ts).
  * `run(argv, io)` does everything through the handles in `io` (streams, env, fetch, clock,
  * abort signal), so tests call it directly; `main()` wires it to the real process.
  * stdout carries only the token output; everything for humans goes to stderr.
@@ -20,6 +21,8 @@ import {
   type Clock,
   type Deps,
   type ServerMetadata,
+  cancelDeviceAuthorization,
+  clean,
   discover,
   pollForTokens,
   realClock,
@@ -56,7 +59,11 @@ interface Ctx {
   say(line: string): void;
 }
 
+/** Set by the bundler in the one-file CLI, which has no package.json beside it. */
+declare const __WEBEX_TOKEN_VERSION__: string | undefined;
+
 export function version(): string {
+  if (typeof __WEBEX_TOKEN_VERSION__ === 'string') return __WEBEX_TOKEN_VERSION__;
   // Same relative path from src/cli/ and from dist/cli/.
   const file = path.join(__dirname, '..', '..', 'package.json');
   const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown };
@@ -87,6 +94,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     }
   } catch (err) {
     if (err instanceof Interrupted) {
+      if (io.signal?.reason === 'SIGTERM') {
+        ctx.say('\nwebex-token: stopped (SIGTERM); no tokens were written');
+        return EXIT.terminated;
+      }
       ctx.say('\nwebex-token: interrupted (Ctrl-C); no tokens were written');
       return EXIT.interrupted;
     }
@@ -174,6 +185,15 @@ async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
     await checkOutputWritable(options.output);
   }
   const meta = await connect(options.server, ctx, options.quiet);
+  if (options.scopes.length === 0 && meta.scopesMode === 'dynamic') {
+    const example = meta.scopesSupported.includes('spark:people_read')
+      ? 'spark:people_read'
+      : (meta.scopesSupported[0] ?? 'spark:people_read');
+    throw new UsageError(
+      `no scope given, and ${options.server} issues only the scopes a request names: add --scope "${example}" (several: --scope "a b"), or set WEBEX_TOKEN_SCOPE. The scopes it offers are listed on ${options.server}/`,
+      { showUsage: false },
+    );
+  }
   const auth = await startDeviceAuthorization(meta, options, options.scopes, deps);
   const deadline =
     options.timeoutSeconds !== undefined
@@ -238,11 +258,55 @@ async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
           status.note(`webex-token: ${message}; retrying (${attempt})`),
       },
     );
+  } catch (err) {
+    status.stop();
+    if (gaveUp(err, deadline !== undefined && deadline < auth.expiresAt)) {
+      const problem = await cancelDeviceAuthorization(meta, auth, options, deps);
+      ctx.say(
+        problem === undefined
+          ? `webex-token: cancelled the request on the server; the code ${auth.userCode} can no longer be approved`
+          : `webex-token: could not cancel the request (${problem}); the code ${auth.userCode} can still be approved until ${localTime(auth.expiresAt)}, but the tokens would reach no one`,
+      );
+    }
+    throw err;
   } finally {
     status.stop();
   }
-  await emit(options, result.tokens, result.receivedAt, ctx, 'approved');
+  const { tokens, approvedBy } = splitApprover(result.tokens);
+  // --quiet keeps stderr to the one "Approve at" line (and errors).
+  if (approvedBy && !options.quiet) ctx.say(`webex-token: approved by ${approvedBy}`);
+  await emit(options, tokens, result.receivedAt, ctx, 'approved');
   return EXIT.ok;
+}
+
+/**
+ * This run stops waiting on its own (Ctrl-C, SIGTERM, --timeout, the server unreachable): the
+ * handoff is cancelled so nobody approves a request whose tokens would reach no one.
+ */
+function gaveUp(err: unknown, timeoutBeforeExpiry: boolean): boolean {
+  if (err instanceof Interrupted) return true;
+  if (!(err instanceof CliError)) return false;
+  return err.exitCode === EXIT.server || (err.exitCode === EXIT.expired && timeoutBeforeExpiry);
+}
+
+/**
+ * The service names who approved in its `webex_scoped_tokens.approved_by` extension of the
+ * token response: shown on stderr, kept out of the token output.
+ */
+function splitApprover(response: TokenResponse): {
+  tokens: TokenResponse;
+  approvedBy: string | undefined;
+} {
+  const { webex_scoped_tokens: ext, ...tokens } = response;
+  const by =
+    typeof ext === 'object' && ext !== null
+      ? (ext as { approved_by?: { name?: unknown; email?: unknown } }).approved_by
+      : undefined;
+  const name = typeof by?.name === 'string' && by.name !== '' ? clean(by.name, 100) : undefined;
+  const email = typeof by?.email === 'string' && by.email !== '' ? clean(by.email, 200) : undefined;
+  const approvedBy =
+    name && email ? `${name} <${email}>` : (name ?? (email ? `<${email}>` : undefined));
+  return { tokens: tokens as TokenResponse, approvedBy };
 }
 
 async function readAll(stdin: AsyncIterable<string | Buffer>): Promise<string> {
@@ -284,16 +348,20 @@ async function refresh(options: RefreshOptions, ctx: Ctx): Promise<number> {
   return EXIT.ok;
 }
 
-/** Runs the CLI on the real process: SIGINT aborts the wait (a second one exits at once). */
+/**
+ * Runs the CLI on the real process: SIGINT or SIGTERM aborts the wait, and the run cancels its
+ * request before exiting; a second signal exits at once.
+ */
 export async function main(): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(EXIT.interrupted);
-    controller.abort();
+    if (interrupts > 1) process.exit(signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
+    controller.abort(signal);
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const code = await run(process.argv.slice(2), {
       stdout: process.stdout,
@@ -306,10 +374,7 @@ export async function main(): Promise<number> {
     await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
     return code;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-}
-
-if (require.main === module) {
-  void main().then((code) => process.exit(code));
 }

@@ -33,9 +33,10 @@ export interface HandoffRecord {
   requester: { address: string; userAgent: string };
   createdAt: number;
   expiresAt: number;
-  status: 'pending' | 'approved' | 'denied';
+  /** `cancelled`: the script gave up and revoked its device code (RFC 7009). */
+  status: 'pending' | 'approved' | 'denied' | 'cancelled';
   denyReason?: 'declined' | 'access_denied' | 'invalid_scope' | 'org_not_allowed';
-  approver?: { email: string | null; orgId: string | null };
+  approver?: { name?: string | null; email: string | null; orgId: string | null };
   /** Store key of the user-code index, to forget it on delivery. */
   userCodeKey: string;
 }
@@ -49,17 +50,34 @@ export interface DeviceAuthorizationResponse {
   interval: number;
 }
 
-const handoffKey = (h: string) => `handoff:${h}`;
-const resultKey = (h: string) => `result:${h}`;
-const pollKey = (h: string) => `poll:${h}`;
-const slowKey = (h: string) => `slow:${h}`;
-const expiredKey = (h: string) => `expired:${h}`;
+// Every key of one handoff shares the hash tag {h}: the poll script reads and writes several of
+// them at once, and in a Redis Cluster they must live on one node (which also lets one WAIT
+// cover the whole decision). Different handoffs spread over the slots.
+const handoffKey = (h: string) => `handoff:{${h}}`;
+const resultKey = (h: string) => `result:{${h}}`;
+const pollKey = (h: string) => `poll:{${h}}`;
+const slowKey = (h: string) => `slow:{${h}}`;
+const expiredKey = (h: string) => `expired:{${h}}`;
 /** A handoff's id: the keyed hash of its device code, which names every key of the handoff. */
 export const handoffId = (deps: Pick<FlowDeps, 'sealer'>, deviceCode: string) =>
   deps.sealer.hasher.digest('device_code', deviceCode);
 const userCodeKey = (deps: Pick<FlowDeps, 'sealer'>, code: string) =>
   `ucode:${deps.sealer.hasher.digest('user_code', code)}`;
-const decidedKey = (h: string) => `decided:${h}`;
+const decidedKey = (h: string) => `decided:{${h}}`;
+/**
+ * What the approving admin's page polls: keyed by a second hash so that nothing named after
+ * the device code outlives the delivery, and holding only the state, never a token.
+ */
+const watchKey = (w: string) => `watch:${w}`;
+const watchIdFor = (deps: Pick<FlowDeps, 'sealer'>, h: string) =>
+  deps.sealer.hasher.digest('watch', h);
+
+/** The handoff as the approving admin's page shows it, after approval. */
+export type WatchState = 'approved' | 'delivered' | 'cancelled' | 'expired';
+interface WatchRecord {
+  state: Exclude<WatchState, 'expired'>;
+  expiresAt: number;
+}
 
 export interface ClientCredentials {
   clientId?: string;
@@ -266,25 +284,41 @@ export async function findPendingHandoff(
 async function lookupPending(deps: FlowDeps, ucKey: string): Promise<PendingHandoff | null> {
   const h = await deps.store.get(ucKey);
   if (!h) return null;
-  const raw = await deps.store.get(handoffKey(h));
-  if (!raw) return null;
-  const record = JSON.parse(raw) as HandoffRecord;
-  if (record.status !== 'pending' || record.expiresAt <= deps.now()) return null;
-  return { handoff: h, record };
+  return getPendingHandoff(deps, h);
 }
 
-/** Re-read a handoff by its hash, when the admin posts Approve or Deny. */
+/**
+ * Re-read a handoff by its hash, when the admin posts Approve or Deny. A handoff the script
+ * cancelled is not merely "not found": the admin is told the script gave up.
+ */
 export async function getPendingHandoff(deps: FlowDeps, h: string): Promise<PendingHandoff | null> {
   const raw = await deps.store.get(handoffKey(h));
   if (!raw) return null;
   const record = JSON.parse(raw) as HandoffRecord;
+  if (record.status === 'cancelled') throw scriptGaveUp();
   if (record.status !== 'pending' || record.expiresAt <= deps.now()) return null;
   return { handoff: h, record };
 }
 
+function scriptGaveUp(): HttpError {
+  return new HttpError(
+    410,
+    'handoff_cancelled',
+    'The script that asked for this code gave up waiting (it timed out or was stopped) and cancelled its request, so it can no longer be approved.',
+    {
+      title: 'The script gave up',
+      hint: 'Nothing was issued. If the script still needs tokens, run it again and enter the new code it shows.',
+    },
+  );
+}
+
+/**
+ * The last write of an approval or a denial, so it is durable: it waits for the replicas
+ * (REDIS_WAIT_REPLICAS), covering the decision and the sealed result written before it.
+ */
 async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Promise<void> {
   const ttl = Math.max(1, record.expiresAt - deps.now()) + TOMBSTONE_MS;
-  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl);
+  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl, { durable: true });
 }
 
 /**
@@ -294,6 +328,8 @@ async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Pro
 async function claimDecision(deps: FlowDeps, pending: PendingHandoff): Promise<void> {
   const ttl = Math.max(1, pending.record.expiresAt - deps.now()) + TOMBSTONE_MS;
   if (!(await deps.store.setIfAbsent(decidedKey(pending.handoff), '1', ttl))) {
+    // Cancellation claims the decision too; say so rather than "answered in another tab".
+    await getPendingHandoff(deps, pending.handoff);
     throw new HttpError(
       409,
       'already_answered',
@@ -318,7 +354,7 @@ export async function denyHandoff(
     ...pending.record,
     status: 'denied',
     denyReason: reason,
-    ...(by ? { approver: { email: by.emails?.[0] ?? null, orgId: by.orgId ?? null } } : {}),
+    ...(by ? { approver: approverOf(by) } : {}),
   };
   await saveRecord(deps, pending.handoff, record);
   await deps.store.delete(record.userCodeKey);
@@ -336,13 +372,35 @@ export async function denyHandoff(
   await notify(deps, pending.handoff);
 }
 
-/** Seal the tokens for the script, mark the handoff approved and wake its pollers. */
+function approverOf(by: WebexPerson | null): NonNullable<HandoffRecord['approver']> {
+  return {
+    name: by?.displayName?.slice(0, 200) ?? null,
+    email: by?.emails?.[0] ?? null,
+    orgId: by?.orgId ?? null,
+  };
+}
+
+async function saveWatch(
+  deps: FlowDeps,
+  h: string,
+  state: WatchRecord['state'],
+  expiresAt: number,
+): Promise<void> {
+  const ttl = Math.max(1, expiresAt - deps.now()) + TOMBSTONE_MS;
+  const record: WatchRecord = { state, expiresAt };
+  await deps.store.set(watchKey(watchIdFor(deps, h)), JSON.stringify(record), ttl);
+}
+
+/**
+ * Seal the tokens for the script, mark the handoff approved and wake its pollers. Returns the
+ * id the admin's page polls (`handoffState`) to learn whether the script picked them up.
+ */
 export async function approveHandoff(
   deps: FlowDeps,
   pending: PendingHandoff,
   tokens: WebexTokens,
   by: WebexPerson | null,
-): Promise<void> {
+): Promise<{ watchId: string }> {
   const remaining = pending.record.expiresAt - deps.now();
   if (remaining <= 0) {
     throw new HttpError(
@@ -365,8 +423,9 @@ export async function approveHandoff(
   const record: HandoffRecord = {
     ...pending.record,
     status: 'approved',
-    approver: { email: by?.emails?.[0] ?? null, orgId: by?.orgId ?? null },
+    approver: approverOf(by),
   };
+  await saveWatch(deps, pending.handoff, 'approved', record.expiresAt);
   await saveRecord(deps, pending.handoff, record);
   await deps.store.delete(record.userCodeKey);
   deps.metrics.handoffs.inc({ event: 'approved' });
@@ -381,6 +440,69 @@ export async function approveHandoff(
     'script handoff approved',
   );
   await notify(deps, pending.handoff);
+  return { watchId: watchIdFor(deps, pending.handoff) };
+}
+
+/** What the approving admin's page shows: picked up, still waiting, given up, or too late. */
+export async function handoffState(deps: FlowDeps, watchId: string): Promise<WatchState | null> {
+  const raw = await deps.store.get(watchKey(watchId));
+  if (raw === null) return null;
+  const watch = JSON.parse(raw) as WatchRecord;
+  return watch.state === 'approved' && watch.expiresAt <= deps.now() ? 'expired' : watch.state;
+}
+
+/**
+ * RFC 7009 for a device code: the script gave up. A pending handoff can no longer be approved
+ * (the admin is told why); approved tokens not yet picked up are discarded. A code of another
+ * client, an unknown one, or a finished handoff: nothing happens (RFC 7009 §2.2 still says 200).
+ */
+export async function cancelHandoff(
+  deps: FlowDeps,
+  deviceCode: string,
+  client: DeviceClientConfig,
+): Promise<boolean> {
+  const h = handoffId(deps, deviceCode);
+  const read = async (): Promise<HandoffRecord | null> => {
+    const raw = await deps.store.get(handoffKey(h));
+    const r = raw === null ? null : (JSON.parse(raw) as HandoffRecord);
+    return r && r.clientId === client.id ? r : null;
+  };
+  let record = await read();
+  if (record === null) return false;
+  let cancelled: HandoffRecord | null = null;
+  if (record.status === 'pending') {
+    const ttl = Math.max(1, record.expiresAt - deps.now()) + TOMBSTONE_MS;
+    if (await deps.store.setIfAbsent(decidedKey(h), 'cancelled', ttl)) {
+      // The user-code index stays until expiry, so an admin who types the code learns why.
+      cancelled = { ...record, status: 'cancelled' };
+    } else {
+      // An admin answered at the same moment: treat the handoff as what it became.
+      record = await read();
+      if (record === null) return false;
+    }
+  }
+  if (record.status === 'approved') {
+    // Whoever takes the sealed result wins: the poll (delivered) or this cancellation.
+    if ((await deps.store.take(resultKey(h))) === null) return false;
+    cancelled = { ...record, status: 'cancelled' };
+    await saveWatch(deps, h, 'cancelled', record.expiresAt);
+  }
+  if (!cancelled) return false;
+  await saveRecord(deps, h, cancelled);
+  deps.metrics.handoffs.inc({ event: 'cancelled' });
+  deps.logger.info(
+    {
+      event: 'handoff_cancelled',
+      client: record.clientId,
+      after: record.status,
+      scopes: record.scopes,
+    },
+    record.status === 'approved'
+      ? 'the script gave up after approval; its tokens were discarded'
+      : 'the script gave up; its request can no longer be approved',
+  );
+  await notify(deps, h);
+  return true;
 }
 
 async function notify(deps: FlowDeps, h: string): Promise<void> {
@@ -406,7 +528,11 @@ export class HandoffWaiters {
 
   private ensureSubscribed(): Promise<unknown> {
     this.subscription ??= this.deps.store
-      .subscribe(HANDOFF_CHANNEL, (h) => this.wake(h))
+      .subscribe(
+        HANDOFF_CHANNEL,
+        (h) => this.wake(h),
+        () => void this.recheck(),
+      )
       .catch((err: unknown) => {
         this.subscription = undefined;
         throw err;
@@ -419,6 +545,21 @@ export class HandoffWaiters {
     if (!set) return;
     this.waiting.delete(h);
     for (const fn of set) fn();
+  }
+
+  /**
+   * The subscription came back after a break (a Redis failover): a wake-up sent meanwhile was
+   * lost, so read every waited-on handoff once and wake those no longer pending.
+   */
+  private async recheck(): Promise<void> {
+    const hs = [...this.waiting.keys()];
+    if (hs.length === 0) return;
+    const raws = await this.deps.store.getMany(hs.map(handoffKey)).catch(() => null);
+    if (!raws) return;
+    hs.forEach((h, i) => {
+      const raw = raws[i];
+      if (!raw || (JSON.parse(raw) as HandoffRecord).status !== 'pending') this.wake(h);
+    });
   }
 
   /** Resolve after a change to `h`, after `ms`, or at shutdown, whichever comes first. */
@@ -470,12 +611,18 @@ export interface PollInput {
   waitSeconds: number;
 }
 
+/** What a successful poll hands the script: the tokens, and who approved them. */
+export interface Delivery {
+  tokens: WebexTokens;
+  approver: { name: string | null; email: string | null };
+}
+
 /** RFC 8628 §3.4-3.5: one poll of the token endpoint. */
 export async function pollHandoff(
   deps: FlowDeps,
   waiters: HandoffWaiters,
   input: PollInput,
-): Promise<WebexTokens> {
+): Promise<Delivery> {
   const { store, config } = deps;
   const h = handoffId(deps, input.deviceCode);
   // One round trip: the record, the slow_down count, and the poll gate, shut for the current
@@ -534,21 +681,32 @@ export async function pollHandoff(
   return answer(deps, h, record);
 }
 
-async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise<WebexTokens> {
+async function answer(deps: FlowDeps, h: string, record: HandoffRecord): Promise<Delivery> {
   if (record.status === 'denied') {
     throw new OAuthError(400, 'access_denied', denyText(record.denyReason));
+  }
+  if (record.status === 'cancelled') {
+    throw new OAuthError(
+      400,
+      'invalid_grant',
+      'This device code was revoked (the script cancelled its request). Start a new device authorization.',
+    );
   }
   if (record.status === 'approved') {
     const sealed = await deps.store.take(resultKey(h));
     if (sealed === null) throw invalidGrant();
     const tokens = JSON.parse(deps.sealer.open(sealed, resultKey(h))) as WebexTokens;
     await deps.store.delete(handoffKey(h), pollKey(h), slowKey(h), decidedKey(h));
+    await saveWatch(deps, h, 'delivered', record.expiresAt);
     deps.metrics.handoffs.inc({ event: 'delivered' });
     deps.logger.info(
       { event: 'handoff_delivered', client: record.clientId },
       'tokens delivered to the script',
     );
-    return tokens;
+    return {
+      tokens,
+      approver: { name: record.approver?.name ?? null, email: record.approver?.email ?? null },
+    };
   }
   if (record.expiresAt <= deps.now()) {
     // Counted and logged once per handoff, however often the script polls afterwards.

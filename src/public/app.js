@@ -10,7 +10,41 @@
   document.addEventListener('DOMContentLoaded', function () {
     setupScopeForm();
     setupCopyButtons();
+    setupHandoffStatus();
   });
+
+  // After approving a script's request: follow it until the script picks the tokens up (or
+  // gives up, or the request expires), so the admin need not wonder whether it worked.
+  function setupHandoffStatus() {
+    var box = document.querySelector('[data-status-url]');
+    if (!box || !window.fetch) return;
+    var text = box.querySelector('.handoff-state');
+    var url = box.getAttribute('data-status-url');
+    var delay = 2000;
+    var failures = 0;
+    function poll() {
+      fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' })
+        .then(function (res) {
+          return res.json();
+        })
+        .then(function (s) {
+          failures = 0;
+          if (!s || typeof s.state !== 'string') return;
+          if (s.state !== text.getAttribute('data-state') && s.state !== 'unknown') {
+            text.setAttribute('data-state', s.state);
+            text.textContent = s.message;
+            if (s.state === 'expired' || s.state === 'cancelled') box.classList.add('denied');
+          }
+          if (s.state === 'approved') setTimeout(poll, delay);
+        })
+        .catch(function () {
+          // Offline for a moment: keep trying, more slowly, then leave the page as it is.
+          failures++;
+          if (failures < 10) setTimeout(poll, delay * 2);
+        });
+    }
+    setTimeout(poll, delay);
+  }
 
   function setupScopeForm() {
     var form = document.getElementById('scope-form');

@@ -10,6 +10,8 @@ import {
   denyHandoff,
   findPendingHandoff,
   getPendingHandoff,
+  handoffState,
+  type WatchState,
 } from '../flows/device';
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
@@ -117,9 +119,30 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     });
   });
 
+  // Polled by app.js on the page shown after approval; the id is known only to that page.
+  router.get('handoff-status', '/device/status/:watch', async (ctx) => {
+    const watch = ctx.params.watch ?? '';
+    const state = /^[A-Za-z0-9_-]{43}$/.test(watch) ? await handoffState(deps, watch) : null;
+    ctx.status = state ? 200 : 404;
+    ctx.body = state
+      ? { state, message: STATE_TEXT[state] }
+      : { state: 'unknown', message: 'This request is no longer known to the service.' };
+  });
+
   return router;
 }
 
 function shownAddress(address: string): string {
   return net.isIP(address) ? address : 'unknown';
 }
+
+/** What the page after approval says in each state (the first one is also in the template). */
+const STATE_TEXT: Record<WatchState, string> = {
+  approved:
+    'Approved; waiting for the script to pick the tokens up. It receives them on its next poll; you never see them here, and they are gone from this service once delivered.',
+  delivered: 'Delivered: the script picked the tokens up. They are no longer held by this service.',
+  expired:
+    'Never picked up: the request expired before the script collected the tokens, so they were discarded. If it still needs them, run it again.',
+  cancelled:
+    'The script gave up before picking the tokens up (it timed out or was stopped), so they were discarded. If it still needs them, run it again.',
+};

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Router from '@koa/router';
+import type { CliDownloadSource } from '../cli-download';
 import type { AppConfig } from '../config';
 import { DEVICE_CODE_GRANT } from '../flows/device';
-import { DEVICE_AUTHORIZATION_PATH, TOKEN_PATH } from './token';
+import { CLI_DOWNLOAD_PATH } from './cli';
+import { DEVICE_AUTHORIZATION_PATH, REVOCATION_PATH, TOKEN_PATH } from './token';
 
 export const SERVICE_VERSION: string = (
   JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
@@ -22,6 +24,12 @@ export function authorizationServerMetadata(config: AppConfig) {
     response_types_supported: [],
     scopes_supported: config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes,
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    revocation_endpoint: `${config.publicUrl}${REVOCATION_PATH}`,
+    revocation_endpoint_auth_methods_supported: [
+      'none',
+      'client_secret_basic',
+      'client_secret_post',
+    ],
     service_documentation: `${config.publicUrl}/`,
     webex_scoped_tokens: {
       version: SERVICE_VERSION,
@@ -32,11 +40,21 @@ export function authorizationServerMetadata(config: AppConfig) {
   };
 }
 
-export function metadataRouter(config: AppConfig): Router {
+export function metadataRouter(config: AppConfig, cli: CliDownloadSource): Router {
   const router = new Router();
   const body = authorizationServerMetadata(config);
-  router.get('metadata', '/.well-known/oauth-authorization-server', (ctx) => {
-    ctx.body = body;
+  router.get('metadata', '/.well-known/oauth-authorization-server', async (ctx) => {
+    const download = await cli.get();
+    ctx.body = download
+      ? {
+          ...body,
+          webex_scoped_tokens: {
+            ...body.webex_scoped_tokens,
+            cli_url: `${config.publicUrl}${CLI_DOWNLOAD_PATH}`,
+            cli_sha256: download.sha256,
+          },
+        }
+      : body;
   });
   return router;
 }

@@ -64,12 +64,13 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
       await denyHandoff(deps, pending, reason, result.person);
       throw result.error ?? new HttpError(502, 'webex_error', 'Webex did not return tokens.');
     }
-    await approveHandoff(deps, pending, result.tokens, result.person);
+    const { watchId } = await approveHandoff(deps, pending, result.tokens, result.person);
     ctx.body = deps.views.render('device-done', {
-      pageTitle: 'Tokens delivered',
+      pageTitle: 'Request approved',
       approved: true,
       clientName: pending.record.clientName,
       approver: result.person?.emails?.[0] ?? null,
+      statusUrl: `/device/status/${watchId}`,
     });
   });
 

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
+import type { CliDownloadSource } from '../cli-download';
 import type { FlowDeps } from '../flows/context';
 import { addressId } from '../flows/rate-limit';
 import { ensureBrowserId } from '../middleware/browser-id';
@@ -8,16 +9,28 @@ import type { Views } from '../views/render';
 import { checkRequestedScopes, describeScope, groupScopes, presetsFor } from '../webex/scopes';
 
 /** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
-export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
+export function pagesRouter(
+  deps: FlowDeps & { views: Views; cliDownload: CliDownloadSource },
+): Router {
   const { config, views } = deps;
   const router = new Router();
   const offered = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
   const groups = groupScopes(offered);
   const presets = presetsFor(offered);
 
-  router.get('home', '/', (ctx) => {
+  const url = config.publicUrl;
+  // Dynamic mode needs a scope; static mode grants its fixed list whatever is asked.
+  const exampleScope =
+    config.scopesMode === 'static'
+      ? ''
+      : ` --scope "${offered.includes('spark:people_read') ? 'spark:people_read' : (offered[0] ?? '')}"`;
+  const cliCommand = `curl -fsSLo webex-token.js "${url}/cli/webex-token.js" && node webex-token.js login --server ${url}${exampleScope} --format env`;
+
+  router.get('home', '/', async (ctx) => {
+    const download = await deps.cliDownload.get().catch(() => null);
+    const cli = { command: cliCommand, sha256: download?.sha256 ?? null };
     if (config.scopesMode === 'static') {
-      ctx.body = views.render('static', { scopes: config.staticScopes.map(describeScope) });
+      ctx.body = views.render('static', { scopes: config.staticScopes.map(describeScope), cli });
       return;
     }
     const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
@@ -27,6 +40,7 @@ export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
       presets,
       selected: preset?.scopes ?? [],
       selectedPreset: preset?.id ?? null,
+      cli,
     });
   });
 

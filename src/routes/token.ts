@@ -11,17 +11,23 @@ import {
   resolveHandoffScopes,
 } from '../flows/device';
 import { addressId } from '../flows/rate-limit';
+import { DEFAULT_REVOKERS, type Revoker, revokeToken } from '../flows/revocation';
 import { clientCredentials, requireForm, single } from './params';
 
 export const DEVICE_AUTHORIZATION_PATH = '/oauth2/device_authorization';
 export const TOKEN_PATH = '/oauth2/token';
+export const REVOCATION_PATH = '/oauth2/revoke';
 
 /**
  * RFC 8628 device authorization and the token endpoint (device_code and refresh_token grants).
  * `readForm` is the app's form-body middleware: this router is mounted ahead of it.
  */
 export function tokenRouter(
-  deps: FlowDeps & { waiters: HandoffWaiters; readForm: Koa.Middleware },
+  deps: FlowDeps & {
+    waiters: HandoffWaiters;
+    readForm: Koa.Middleware;
+    revokers?: readonly Revoker[];
+  },
 ): Router {
   const { config, readForm } = deps;
   const router = new Router();
@@ -55,11 +61,13 @@ export function tokenRouter(
       const client = authenticateClient(deps, clientCredentials(ctx, params));
       const deviceCode = single(params, 'device_code');
       if (!deviceCode) throw new OAuthError(400, 'invalid_request', 'device_code is required.');
-      ctx.body = await pollHandoff(deps, deps.waiters, {
+      const delivery = await pollHandoff(deps, deps.waiters, {
         deviceCode,
         client,
         waitSeconds: waitSeconds(single(params, 'wait'), config.device.maxWaitSeconds),
       });
+      // Who approved travels in the service's namespaced extension, beside the RFC fields.
+      ctx.body = { ...delivery.tokens, webex_scoped_tokens: { approved_by: delivery.approver } };
       return;
     }
     if (grantType === 'refresh_token') {
@@ -79,6 +87,22 @@ export function tokenRouter(
       'unsupported_grant_type',
       `This server supports the grant types ${DEVICE_CODE_GRANT} and refresh_token.`,
     );
+  });
+
+  // RFC 7009: client authentication as at the token endpoint; 200 whether or not the token
+  // was known, so the answer reveals nothing.
+  router.post('revocation', REVOCATION_PATH, readForm, async (ctx) => {
+    const params = requireForm(ctx);
+    const client = authenticateClient(deps, clientCredentials(ctx, params));
+    const token = single(params, 'token');
+    if (!token) throw new OAuthError(400, 'invalid_request', 'token is required.');
+    await revokeToken(deps, deps.revokers ?? DEFAULT_REVOKERS, {
+      token,
+      hint: single(params, 'token_type_hint'),
+      client,
+    });
+    ctx.status = 200;
+    ctx.body = '';
   });
 
   return router;

@@ -1,15 +1,25 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
-import type { GateSpec, Store } from './store';
+import {
+  connect,
+  describeTopology,
+  keySlot,
+  type RedisClient,
+  type TopologyOptions,
+} from './redis-topology';
+import type { GateSpec, Store, WriteOptions } from './store';
 
-export interface RedisStoreOptions {
-  url: string;
+export interface RedisStoreOptions extends TopologyOptions {
   /** Prepended to every key and channel this store touches. */
   prefix: string;
-  /** Per-command timeout; past it the call rejects with StoreUnavailableError. */
-  commandTimeoutMs: number;
+  /** Replicas a durable write waits for (Redis WAIT); 0 or absent: none. */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
   /** Told about connection state changes (never about values). */
-  onEvent?: (event: 'ready' | 'error' | 'close', detail?: string) => void;
+  onEvent?: (
+    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed',
+    detail?: string,
+  ) => void;
 }
 
 const INCREMENT_SCRIPT = `
@@ -28,54 +38,57 @@ if values[1] then
 end
 return {values, opened}`;
 
-type RedisWithScripts = Redis & {
+type WithScripts = {
   wstIncrement(key: string, ttlMs: number): Promise<[number, number]>;
   wstReadAndGate(
     numKeys: number,
     ...args: (string | number)[]
   ): Promise<[(string | null)[], number]>;
 };
+type ClientWithScripts = RedisClient & WithScripts;
 
 function unavailable(err: unknown): never {
   throw new StoreUnavailableError(err);
 }
 
 /**
- * Redis-backed store. Commands fail fast while disconnected (no offline queue) and time out,
- * so a Redis outage turns into quick 503s rather than hung requests; ioredis keeps
- * reconnecting in the background, so the service recovers by itself.
+ * Redis-backed store, the same commands in every REDIS_MODE (redis-topology.ts connects).
+ * Commands fail fast while disconnected (no offline queue) and time out, so a Redis outage or
+ * a failover turns into quick 503s rather than hung requests; ioredis keeps reconnecting (and
+ * re-reading the cluster map, or asking the sentinels) in the background, so the service
+ * recovers by itself.
+ *
+ * Keys that one script touches must share a `{hash tag}` (the callers put one in); commands
+ * over several keys that need no atomicity (getMany, delete) are split per slot here.
  */
 export class RedisStore implements Store {
-  private readonly client: RedisWithScripts;
-  private subscriber: Redis | undefined;
+  private readonly client: ClientWithScripts;
+  private readonly cluster: boolean;
+  private subscriber: RedisClient | undefined;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly resubscribed = new Set<() => void>();
   /** Commands sent and not yet answered, and whether this turn's writes are being held. */
   private inFlight = 0;
   private corked = false;
 
   constructor(private readonly options: RedisStoreOptions) {
-    this.client = new Redis(options.url, this.connectionOptions()) as RedisWithScripts;
+    this.client = connect(options) as ClientWithScripts;
+    this.cluster = this.client instanceof Cluster;
     this.client.defineCommand('wstIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
     this.client.defineCommand('wstReadAndGate', { lua: READ_AND_GATE_SCRIPT });
     this.watch(this.client);
   }
 
-  private connectionOptions(): RedisOptions {
-    return {
-      enableOfflineQueue: false,
-      commandTimeout: this.options.commandTimeoutMs,
-      connectTimeout: Math.max(this.options.commandTimeoutMs, 2000),
-      maxRetriesPerRequest: 0,
-      // Keep trying forever, backing off to 2 s, so an outage heals without a restart.
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-    };
-  }
-
-  private watch(conn: Redis): void {
+  private watch(conn: RedisClient): void {
     conn.on('ready', () => this.options.onEvent?.('ready'));
     // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
     conn.on('error', (err: Error) => this.options.onEvent?.('error', err.message));
     conn.on('close', () => this.options.onEvent?.('close'));
+  }
+
+  /** Which topology the store reached, for the startup log line. */
+  describe(): string {
+    return describeTopology(this.client, this.options);
   }
 
   /** Resolves when the first connection is ready, or after `timeoutMs` (false). */
@@ -104,6 +117,7 @@ export class RedisStore implements Store {
    * Not async: one promise less per call.
    */
   private send<T>(op: () => Promise<T>): Promise<T> {
+    if (this.cluster) return this.sendClustered(op);
     this.batchWrites();
     this.inFlight++;
     try {
@@ -124,6 +138,40 @@ export class RedisStore implements Store {
   }
 
   /**
+   * Cluster: no socket batching (each node has its own socket). ioredis retries a command
+   * through MOVED answers and slot-map refreshes during a failover, which can outlast one
+   * command's timeout; the request's own deadline caps the whole attempt.
+   */
+  private sendClustered<T>(op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('Redis cluster command timed out')),
+        this.options.commandTimeoutMs,
+      );
+    });
+    let attempt: Promise<T>;
+    try {
+      attempt = op();
+    } catch (err) {
+      clearTimeout(timer);
+      return Promise.reject(new StoreUnavailableError(err));
+    }
+    // The losing side of the race must not become an unhandled rejection.
+    attempt.catch(() => undefined);
+    return Promise.race([attempt, deadline]).then(
+      (value) => {
+        clearTimeout(timer);
+        return value;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        return unavailable(err);
+      },
+    );
+  }
+
+  /**
    * While replies are outstanding (many scripts polling at once), hold this event-loop turn's
    * commands in the socket and send them in one write when the turn's I/O callbacks are done,
    * instead of one syscall each. With nothing outstanding (one client, a quiet service) a
@@ -132,7 +180,7 @@ export class RedisStore implements Store {
    */
   private batchWrites(): void {
     if (this.inFlight === 0 || this.corked) return;
-    const stream = this.client.stream;
+    const stream = (this.client as Redis).stream;
     if (!stream?.writable) return;
     stream.cork();
     this.corked = true;
@@ -142,8 +190,48 @@ export class RedisStore implements Store {
     });
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.send(() => this.client.set(this.k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  async set(key: string, value: string, ttlMs: number, opts?: WriteOptions): Promise<void> {
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const full = this.k(key);
+    const wanted = opts?.durable ? (this.options.waitReplicas ?? 0) : 0;
+    const replicas = Math.min(wanted, this.replicasFor(full));
+    if (replicas < wanted) {
+      this.options.onEvent?.('wait_short', `no replica serves this key's slot right now`);
+    }
+    if (replicas === 0) {
+      await this.send(() => this.client.set(full, value, 'PX', px));
+      return;
+    }
+    // WAIT on the same connection as the write (in a cluster: the node that owns the key's
+    // slot, since the pipeline goes where its key goes). It covers every earlier write on that
+    // connection too, so callers make the last write of a decision durable. It must end
+    // before the command timeout, or a slow replica would turn an approval into a 503.
+    const timeout = Math.min(
+      this.options.waitTimeoutMs ?? 500,
+      Math.floor(this.options.commandTimeoutMs / 2),
+    );
+    const results = await this.send(() =>
+      this.client.pipeline().set(full, value, 'PX', px).wait(replicas, timeout).exec(),
+    );
+    for (const [err] of results ?? []) if (err) unavailable(err);
+    const acked = Number(results?.[1]?.[1] ?? 0);
+    if (acked < replicas) {
+      this.options.onEvent?.(
+        'wait_short',
+        `${acked} of ${replicas} replicas confirmed within ${timeout} ms`,
+      );
+    }
+  }
+
+  /**
+   * Replicas that can confirm a write to `key`: in a cluster, those of the master owning its
+   * slot in the current map (none after a failover until the old master comes back as a
+   * replica, so a durable write does not sit through the whole WAIT timeout for nothing).
+   */
+  private replicasFor(key: string): number {
+    if (!this.cluster) return Number.POSITIVE_INFINITY;
+    const owners = (this.client as Cluster).slots[keySlot(key)];
+    return owners ? owners.length - 1 : Number.POSITIVE_INFINITY;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
@@ -159,7 +247,17 @@ export class RedisStore implements Store {
 
   async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    return this.send(() => this.client.mget(keys.map((key) => this.k(key))));
+    const full = keys.map((key) => this.k(key));
+    if (!this.cluster) return this.send(() => this.client.mget(full));
+    // One MGET per slot, in parallel; answers go back in the caller's order.
+    const out: (string | null)[] = new Array<string | null>(full.length).fill(null);
+    await Promise.all(
+      [...groupBySlot(full)].map(async (indexes) => {
+        const values = await this.send(() => this.client.mget(indexes.map((i) => full[i]!)));
+        indexes.forEach((i, n) => (out[i] = values[n] ?? null));
+      }),
+    );
+    return out;
   }
 
   readAndGate(
@@ -185,7 +283,16 @@ export class RedisStore implements Store {
 
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.send(() => this.client.del(...keys.map((key) => this.k(key))));
+    const full = keys.map((key) => this.k(key));
+    if (!this.cluster) {
+      await this.send(() => this.client.del(...full));
+      return;
+    }
+    await Promise.all(
+      [...groupBySlot(full)].map((indexes) =>
+        this.send(() => this.client.del(...indexes.map((i) => full[i]!))),
+      ),
+    );
   }
 
   async increment(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }> {
@@ -195,8 +302,22 @@ export class RedisStore implements Store {
     return { count, ttlMs: pttl };
   }
 
+  /**
+   * Readiness: a write and a read through the topology. In a cluster, one probe key per master
+   * (a hash tag chosen to land in that master's slots), so a shard without a master fails it.
+   */
   async ping(): Promise<void> {
-    await this.send(() => this.client.ping());
+    const tags = this.cluster ? probeTags(this.client as Cluster) : ['probe'];
+    if (tags.length === 0) unavailable(new Error('the cluster map is not known yet'));
+    await Promise.all(
+      tags.map(async (tag) => {
+        const key = this.k(`readyz:{${tag}}`);
+        await this.send(() => this.client.set(key, '1', 'PX', 10_000));
+        if ((await this.send(() => this.client.get(key))) !== '1') {
+          unavailable(new Error('the readiness probe did not read back what it wrote'));
+        }
+      }),
+    );
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -207,7 +328,11 @@ export class RedisStore implements Store {
    * One subscriber connection for the process, one SUBSCRIBE per channel however many
    * local listeners wait on it; messages fan out locally.
    */
-  async subscribe(channel: string, onMessage: (message: string) => void) {
+  async subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+    onResubscribed?: () => void,
+  ) {
     const sub = this.subscriberConnection();
     const full = this.k(channel);
     let set = this.handlers.get(full);
@@ -224,7 +349,9 @@ export class RedisStore implements Store {
       }
     }
     set.add(onMessage);
+    if (onResubscribed) this.resubscribed.add(onResubscribed);
     return async () => {
+      if (onResubscribed) this.resubscribed.delete(onResubscribed);
       const current = this.handlers.get(full);
       if (!current) return;
       current.delete(onMessage);
@@ -235,16 +362,34 @@ export class RedisStore implements Store {
     };
   }
 
-  private subscriberConnection(): Redis {
+  /**
+   * Classic pub/sub in every mode. In a cluster a PUBLISH reaches every node, and ioredis keeps
+   * the subscription on some live node, moving it when that node dies; wake-ups are one per
+   * approval or denial (human speed), so the broadcast costs nothing that matters, where
+   * sharded pub/sub would put the one channel on one shard and need its own failover handling.
+   */
+  private subscriberConnection(): RedisClient {
     if (!this.subscriber) {
-      const sub = new Redis(this.options.url, {
-        ...this.connectionOptions(),
-        // Subscriptions are restored by ioredis after a reconnect.
+      const sub = connect(this.options, {
+        // Subscriptions are restored by ioredis after a reconnect or a failover.
         autoResubscribe: true,
         commandTimeout: undefined,
         enableOfflineQueue: true,
       });
       this.watch(sub);
+      const resubscribed = () => {
+        this.options.onEvent?.('resubscribed');
+        for (const fn of this.resubscribed) fn();
+      };
+      let readyBefore = false;
+      sub.on('ready', () => {
+        // Messages published while the subscription was down are lost: let listeners re-check.
+        if (readyBefore) resubscribed();
+        readyBefore = true;
+      });
+      // A cluster moves its subscription to another node when a node leaves the map, without
+      // a new 'ready': re-check once the move has had time to happen.
+      sub.on('-node', () => setTimeout(resubscribed, 1000).unref());
       sub.on('message', (channel: string, message: string) => {
         for (const handler of this.handlers.get(channel) ?? []) handler(message);
       });
@@ -258,4 +403,28 @@ export class RedisStore implements Store {
     this.client.disconnect();
     this.subscriber?.disconnect();
   }
+}
+
+/** Indexes of `keys` grouped by cluster slot. */
+function groupBySlot(keys: readonly string[]): Iterable<number[]> {
+  const groups = new Map<number, number[]>();
+  keys.forEach((key, i) => {
+    const slot = keySlot(key);
+    const group = groups.get(slot);
+    if (group) group.push(i);
+    else groups.set(slot, [i]);
+  });
+  return groups.values();
+}
+
+/** One hash tag per master of the cluster's current map, each landing in that master's slots. */
+function probeTags(cluster: Cluster): string[] {
+  const owners = new Set(cluster.slots.map((nodes) => nodes?.[0]).filter(Boolean));
+  const tags = new Map<string, string>();
+  for (let i = 0; tags.size < owners.size && i < 100_000; i++) {
+    const tag = `probe-${i}`;
+    const owner = cluster.slots[keySlot(tag)]?.[0];
+    if (owner && !tags.has(owner)) tags.set(owner, tag);
+  }
+  return [...tags.values()];
 }

@@ -7,19 +7,29 @@ export interface GateSpec {
   countIndex: number;
 }
 
+export interface WriteOptions {
+  /**
+   * The write decides something a person was told (an approval, a grant): before resolving,
+   * wait until it (and every earlier write to the same hash tag) reached the configured number
+   * of replicas, so a failover does not undo it.
+   */
+  durable?: boolean;
+}
+
 /**
  * The storage contract. Values are opaque strings; callers hash or seal secrets before
  * they get here. Every method may reject with StoreUnavailableError.
  */
 export interface Store {
   /** Store `value` under `key` for `ttlMs` milliseconds, replacing any previous value. */
-  set(key: string, value: string, ttlMs: number): Promise<void>;
+  set(key: string, value: string, ttlMs: number, opts?: WriteOptions): Promise<void>;
   /** Store only if `key` is absent; true when this call created it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   get(key: string): Promise<string | null>;
   /** Several keys in one round trip; missing keys give null. */
   getMany(keys: readonly string[]): Promise<(string | null)[]>;
   /**
+   * Keys read and the gate share one `{hash tag}` (they live on one Redis Cluster node).
    * Read `keys` and, only when keys[0] exists, create `gate.key` unless it already exists; one
    * atomic round trip. `opened` is true when this call created the gate. This is the device
    * flow's poll (read the handoff, shut the slow_down gate) in one round trip.
@@ -33,10 +43,18 @@ export interface Store {
   delete(...keys: string[]): Promise<void>;
   /** Increment a counter, creating it with `ttlMs` on first use; returns the new value and ms left. */
   increment(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }>;
-  /** Resolves when the store answers; rejects otherwise. */
+  /** Resolves when the store can be written and read right now; rejects otherwise. */
   ping(): Promise<void>;
   publish(channel: string, message: string): Promise<void>;
-  /** Listen on a channel; resolves once listening, returns the function that stops it. */
-  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Listen on a channel; resolves once listening, returns the function that stops it.
+   * `onResubscribed` runs when the subscription came back after a break (a reconnect, a
+   * failover), during which messages may have been lost.
+   */
+  subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+    onResubscribed?: () => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

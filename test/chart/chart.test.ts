@@ -90,7 +90,7 @@ interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface Deployment extends K8sObject {
   spec: {
@@ -257,6 +257,10 @@ const cases: { name: string; args: string[]; placeholders: Record<string, string
       'webex-scoped-tokens-credentials/CLIENT_SECRET': 'external-client-secret',
       'webex-scoped-tokens-credentials/TOKEN_ENCRYPTION_KEY': KEY_B,
       'webex-scoped-tokens-redis/url': 'rediss://:pw@redis.example.com:6380/0',
+      // cluster-values.yaml and sentinel-values.yaml: passwords from the operator's Secrets.
+      'redis-cluster/redis-password': 'cluster-password',
+      'redis/redis-password': 'redis-password',
+      'redis/sentinel-password': 'sentinel-password',
     },
   })),
 ];
@@ -308,14 +312,16 @@ test('app and Redis pods run with a restricted security context and no API token
     )) {
       assert.equal(sa.automountServiceAccountToken, false, `${c.name}: ServiceAccount`);
     }
-    // The app container runs as the image's user and may write only to /tmp.
+    // The app container runs as the image's user and may write only to /tmp (a Redis CA
+    // from a Secret is mounted read-only).
     const app = appContainer(objs);
     assert.equal(app.securityContext?.runAsUser, 10001);
     const pod = appDeployment(objs).spec.template.spec;
     assert.deepEqual(
-      app.volumeMounts?.map((m) => m.mountPath),
+      app.volumeMounts?.filter((m) => !m.readOnly).map((m) => m.mountPath),
       ['/tmp'],
     );
+    assert.equal(app.volumeMounts?.[0]?.mountPath, '/tmp');
     const tmp = pod.volumes?.find((v) => v.name === app.volumeMounts?.[0]?.name);
     assert.ok(tmp?.emptyDir, '/tmp is an emptyDir');
   }
@@ -655,4 +661,22 @@ test('the bundled Redis gets its password from a config file in its Secret, neve
     fsGroup: 0,
   });
   assert.deepEqual(podShape(pod.securityContext), podShape(appPod.securityContext));
+});
+
+test('workload issuers: a values list becomes WORKLOAD_ISSUERS JSON; unset leaves the feature off', () => {
+  assert.equal(containerEnv(render(FIXED)).has('WORKLOAD_ISSUERS'), false);
+  const prod = cases.find((c) => c.name === 'ci/production-values.yaml');
+  assert.ok(prod);
+  const env = containerEnv(render(prod.args), prod.placeholders);
+  const config = loadConfig(Object.fromEntries(env), { configDir: path.join(ROOT, 'config') });
+  assert.deepEqual(
+    config.workload.issuers.map((i) => [i.name, i.issuer, i.audience]),
+    [
+      ['github', 'https://token.actions.githubusercontent.com', config.publicUrl],
+      ['gitlab', 'https://gitlab.example.com', config.publicUrl],
+    ],
+  );
+  const bad = helmTemplate([...FIXED, '--set', 'config.workloadIssuers[0]=bitbucket']);
+  assert.equal(bad.ok, false);
+  assert.match(bad.stderr, /workloadIssuers/);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   type Command,
+  HELP,
   type LoginOptions,
   type RefreshOptions,
   parseCommandLine,
@@ -265,4 +266,11 @@ describe('usage errors (exit 2)', () => {
     test(`${argv.join(' ') || '(nothing)'}${env ? ` with ${Object.keys(env).join(',')}` : ''}`, () =>
       usageError(() => parseCommandLine(argv, env ?? {}), message, showUsage));
   }
+});
+
+test('login --help says what the scope default is in each mode', () => {
+  const help = HELP.login.replace(/\s+/g, ' ');
+  assert.match(help, /Default: none\. A server in dynamic mode \(the usual\) needs at least one/);
+  assert.match(help, /one in static mode grants its fixed scopes, so --scope can be left out/);
+  assert.match(help, /cancels its request on the server/);
 });

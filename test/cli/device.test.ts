@@ -74,6 +74,9 @@ const META: ServerMetadata = {
   tokenEndpoint: `${BASE}/oauth2/token`,
   version: '0.1.0',
   pollWaitMaxSeconds: 30,
+  revocationEndpoint: `${BASE}/oauth2/revoke`,
+  scopesMode: 'dynamic',
+  scopesSupported: ['spark:people_read'],
 };
 
 function authFor(clock: FakeClock, over: Partial<DeviceAuthorization> = {}): DeviceAuthorization {
@@ -128,6 +131,9 @@ describe('discovery', () => {
       tokenEndpoint: `${BASE}/oauth2/token`,
       version: '1.2.3',
       pollWaitMaxSeconds: 30,
+      revocationEndpoint: undefined,
+      scopesMode: undefined,
+      scopesSupported: [],
     });
   });
 

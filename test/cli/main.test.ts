@@ -187,3 +187,131 @@ describe('status line', () => {
     assert.equal(err, 'x\n');
   });
 });
+
+describe('giving up cancels the request (RFC 7009); scopes; who approved', () => {
+  /** A server in dynamic mode that never approves; records every request. */
+  function pendingServer(opts: { revocation?: boolean; approveWith?: unknown } = {}) {
+    const calls: { url: string; params: URLSearchParams }[] = [];
+    const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      const params = new URLSearchParams(typeof init?.body === 'string' ? init.body : '');
+      calls.push({ url, params });
+      const json = (status: number, body: unknown) =>
+        new Response(JSON.stringify(body), {
+          status,
+          headers: { 'content-type': 'application/json' },
+        });
+      if (url.endsWith('/.well-known/oauth-authorization-server')) {
+        return json(200, {
+          issuer: BASE,
+          device_authorization_endpoint: `${BASE}/oauth2/device_authorization`,
+          token_endpoint: `${BASE}/oauth2/token`,
+          ...(opts.revocation === false ? {} : { revocation_endpoint: `${BASE}/oauth2/revoke` }),
+          scopes_supported: ['spark-admin:people_read', 'spark:people_read'],
+          webex_scoped_tokens: { poll_wait_max_seconds: 30, scopes_mode: 'dynamic' },
+        });
+      }
+      if (url.endsWith('/oauth2/device_authorization')) {
+        return json(200, {
+          device_code: 'DEV',
+          user_code: 'BCDF-GHJK',
+          verification_uri: `${BASE}/device`,
+          expires_in: 600,
+          interval: 5,
+        });
+      }
+      if (url.endsWith('/oauth2/revoke')) return new Response('', { status: 200 });
+      if (opts.approveWith) return json(200, opts.approveWith);
+      return json(400, { error: 'authorization_pending' });
+    }) as typeof fetch;
+    return { calls, fetchImpl };
+  }
+  const revocations = (calls: { url: string; params: URLSearchParams }[]) =>
+    calls.filter((c) => c.url === `${BASE}/oauth2/revoke`);
+
+  test('--timeout: the device code is revoked with token_type_hint=device_code, then exit 4', async () => {
+    const server = pendingServer();
+    const t = io({ fetch: server.fetchImpl });
+    const code = await run(
+      ['login', '-s', BASE, '--scope', 'spark:people_read', '--timeout', '60'],
+      t.io,
+    );
+    assert.equal(code, 4, t.err());
+    const [revoke, ...more] = revocations(server.calls);
+    assert.equal(more.length, 0);
+    assert.equal(revoke?.params.get('token'), 'DEV');
+    assert.equal(revoke?.params.get('token_type_hint'), 'device_code');
+    assert.equal(revoke?.params.get('client_id'), 'cli');
+    assert.match(
+      t.err(),
+      /cancelled the request on the server; the code BCDF-GHJK can no longer be approved/,
+    );
+  });
+
+  test('Ctrl-C while waiting: revoked although the run is aborted, then 130', async () => {
+    const server = pendingServer();
+    const controller = new AbortController();
+    let polls = 0;
+    const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+      if (String(input).endsWith('/oauth2/token') && ++polls === 2) controller.abort('SIGINT');
+      return server.fetchImpl(input, init);
+    }) as typeof fetch;
+    const t = io({ fetch: fetchImpl, signal: controller.signal });
+    assert.equal(await run(['login', '-s', BASE, '--scope', 'spark:people_read'], t.io), 130);
+    assert.equal(revocations(server.calls).length, 1);
+    assert.match(t.err(), /cancelled the request on the server/);
+    assert.match(t.err(), /interrupted \(Ctrl-C\)/);
+  });
+
+  test('SIGTERM: revoked, then 143', async () => {
+    const server = pendingServer();
+    const controller = new AbortController();
+    const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+      if (String(input).endsWith('/oauth2/token')) controller.abort('SIGTERM');
+      return server.fetchImpl(input, init);
+    }) as typeof fetch;
+    const t = io({ fetch: fetchImpl, signal: controller.signal });
+    assert.equal(await run(['login', '-s', BASE, '--scope', 'spark:people_read'], t.io), 143);
+    assert.equal(revocations(server.calls).length, 1);
+    assert.match(t.err(), /stopped \(SIGTERM\); no tokens were written/);
+  });
+
+  test('a server without a revocation endpoint: says the code stays valid', async () => {
+    const server = pendingServer({ revocation: false });
+    const t = io({ fetch: server.fetchImpl });
+    assert.equal(await run(['login', '-s', BASE, '--scope', 'x', '--timeout', '30'], t.io), 4);
+    assert.match(
+      t.err(),
+      /could not cancel the request \(the server offers no revocation endpoint\); the code BCDF-GHJK can still be approved until \d\d:\d\d/,
+    );
+  });
+
+  test('no scope against a dynamic-mode server: "add --scope", exit 2, nothing requested', async () => {
+    const server = pendingServer();
+    const t = io({ fetch: server.fetchImpl });
+    assert.equal(await run(['login', '-s', BASE], t.io), 2);
+    assert.match(t.err(), /no scope given.*add --scope "spark:people_read"/);
+    assert.equal(
+      server.calls.filter((c) => c.url.endsWith('/device_authorization')).length,
+      0,
+      'no device authorization was started',
+    );
+  });
+
+  test('who approved goes to stderr, not into the token output', async () => {
+    const server = pendingServer({
+      approveWith: {
+        access_token: 'AT_1',
+        token_type: 'Bearer',
+        expires_in: 60,
+        scope: 'spark:people_read',
+        webex_scoped_tokens: { approved_by: { name: 'Ada Admin', email: 'ada@example.com' } },
+      },
+    });
+    const t = io({ fetch: server.fetchImpl });
+    assert.equal(await run(['login', '-s', BASE, '--scope', 'spark:people_read'], t.io), 0);
+    assert.match(t.err(), /webex-token: approved by Ada Admin <ada@example\.com>/);
+    assert.equal((JSON.parse(t.out()) as Record<string, unknown>).webex_scoped_tokens, undefined);
+    assert.equal(revocations(server.calls).length, 0, 'nothing cancelled on success');
+  });
+});

@@ -40,11 +40,14 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Text fed on stdin; without it stdin is /dev/null. */
   stdin?: string;
+  /** The script to run instead of bin/webex-token.js (an installed package, the one-file CLI). */
+  script?: string;
+  cwd?: string;
 }
 
 export function startCli(args: string[], opts: CliOptions = {}): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [opts.script ?? BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
     // A clean environment: no WEBEX_TOKEN_* leaking in from the developer's shell.
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -1,8 +1,8 @@
 /**
  * A script's handoff approved in a real Chromium: the script asks over HTTP (as curl would),
  * the admin types the code (lowercase, no dash) on the verification page, checks who asked,
- * approves, accepts at the sandbox and sees "Tokens delivered"; the script's poll then gets
- * the tokens. Also: verification_uri_complete pre-fills the code, Deny, and a wrong code.
+ * approves, accepts at the sandbox and sees "Approved; waiting for the script"; the script's
+ * poll then gets the tokens, and the page turns to "Delivered" by itself. Also: verification_uri_complete pre-fills the code, Deny, and a wrong code.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -81,16 +81,26 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
   await page.waitForURL((u) => u.href.startsWith(`${srv.sandboxUrl}/v1/authorize`));
   assert.deepEqual(srv.sandbox.lastAuthorize?.get('scope')?.split(' '), SCOPES);
   await decideAtSandbox(page, srv, 'accept');
-  assert.equal(await page.locator('h1').textContent(), 'Tokens delivered to webex-token CLI');
+  assert.equal(await page.locator('h1').textContent(), 'Approved for webex-token CLI');
   assert.match(
     (await page.locator('.done').textContent()) ?? '',
     /Approved as ada\.admin@sandbox\.example\./,
   );
   assert.equal(await page.locator('textarea').count(), 0, 'the admin never sees the tokens');
+  const state = page.locator('.handoff-state');
+  assert.equal(
+    await state.textContent(),
+    'Approved; waiting for the script to pick the tokens up. It receives them on its next poll; you never see them here, and they are gone from this service once delivered.',
+  );
 
   await sleep(Math.max(0, polledAt + 1100 - Date.now()));
   const tokens = await pollToken(srv.url, { device_code: deviceCode });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+  // The page follows the handoff without a reload (app.js polls its status endpoint).
+  const url = page.url();
+  await page.locator('.handoff-state[data-state="delivered"]').waitFor({ timeout: 15_000 });
+  assert.match((await state.textContent()) ?? '', /^Delivered: the script picked the tokens up\./);
+  assert.equal(page.url(), url, 'no reload, no navigation');
   assert.match(String(tokens.json.access_token), /^SBX_AT_/);
   assert.match(String(tokens.json.refresh_token), /^SBX_RT_/);
   assert.equal(tokens.json.scope, SCOPES.join(' '));

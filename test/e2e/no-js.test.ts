@@ -94,7 +94,7 @@ test('no JavaScript: approve a script through the verification forms', async () 
   assert.equal(await page.locator('h1').textContent(), 'Approve this request?');
   await page.getByRole('button', { name: 'Approve and sign in with Webex' }).click();
   await decideAtSandbox(page, srv, 'accept');
-  assert.equal(await page.locator('h1').textContent(), 'Tokens delivered to webex-token CLI');
+  assert.equal(await page.locator('h1').textContent(), 'Approved for webex-token CLI');
   await new Promise((r) => setTimeout(r, 1100));
   const tokens = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.json));

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { Writable } from 'node:stream';
 import Koa from 'koa';
 import pino from 'pino';
+import type { CliDownloadSource } from '../../src/cli-download';
 import { loadConfig, type AppConfig } from '../../src/config';
 import type { HandoffWaiters } from '../../src/flows/device';
 import { formBody } from '../../src/middleware/form-body';
@@ -35,6 +36,8 @@ export interface TestServerOptions {
   sandboxOptions?: Partial<SandboxOptions>;
   /** The flows' clock (default Date.now). */
   now?: () => number;
+  /** What /cli/webex-token.js serves (default: built from source on first request). */
+  cliDownload?: CliDownloadSource;
 }
 
 export interface RunningSandbox {
@@ -134,6 +137,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     defaultMetrics: false,
     redisReadyMs: 3000,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.cliDownload ? { cliDownload: opts.cliDownload } : {}),
   });
   server.on('request', service.app.callback());
 

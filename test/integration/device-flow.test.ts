@@ -91,7 +91,7 @@ test('openid-client (RFC 8628, unmodified) gets tokens while an admin approves o
   const calls = srv.sandbox.calls.token;
   const done = await approveHandoff(srv.url, auth.user_code, { browser });
   assert.equal(done.status, 200, done.body.slice(0, 400));
-  assert.match(done.body, /Tokens delivered to webex-token CLI/);
+  assert.match(done.body, /Approved for webex-token CLI/);
   assert.equal(
     srv.sandbox.calls.token,
     calls + 1,
@@ -166,7 +166,7 @@ test('Redis holds the approved tokens only sealed, then forgets the handoff afte
     'between approval and delivery',
   );
   const h = handoffId({ sealer: new Sealer(srv.config.encryptionKeys) }, deviceCode);
-  const sealed = before.get(`${srv.redis!.prefix}result:${h}`);
+  const sealed = before.get(`${srv.redis!.prefix}result:{${h}}`);
   assert.ok(sealed, 'the sealed result waits for the script under the device code hash');
   assert.match(
     sealed,
@@ -213,7 +213,12 @@ test('token responses carry Cache-Control: no-store and Pragma: no-cache (succes
     'refresh_token_expires_in',
     'scope',
     'token_type',
+    'webex_scoped_tokens',
   ]);
+  // Who approved, in the service's namespaced extension (the sandbox's admin signs in).
+  assert.deepEqual(ok.json.webex_scoped_tokens, {
+    approved_by: { name: 'Ada Admin', email: 'ada.admin@sandbox.example' },
+  });
 
   const refreshed = await fetch(`${srv.url}/oauth2/token`, {
     method: 'POST',

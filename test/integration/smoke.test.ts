@@ -16,7 +16,7 @@ test('device flow smoke', async () => {
   assert.equal(pending.json.error, 'authorization_pending');
   const done = await approveHandoff(srv.url, String(auth.json.user_code));
   assert.equal(done.status, 200, done.body.slice(0, 500));
-  assert.match(done.body, /Tokens delivered to/);
+  assert.match(done.body, /Approved for/);
   await new Promise((r) => setTimeout(r, 1000));
   const tokens = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.json));

@@ -78,7 +78,7 @@ async function approved(s: TestServer): Promise<{ deviceCode: string; resultKey:
   assert.equal(done.status, 200, done.body.slice(0, 300));
   return {
     deviceCode: device_code!,
-    resultKey: `${prefix}result:${hasher.digest('device_code', device_code!)}`,
+    resultKey: `${prefix}result:{${hasher.digest('device_code', device_code!)}}`,
   };
 }
 

@@ -137,7 +137,7 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   });
   secrets.add(new URL(back2.location!).searchParams.get('code')!);
   const donePage = await admin.get(back2.location!);
-  assert.match(donePage.body, /Tokens delivered/);
+  assert.match(donePage.body, /Approved for/);
   await sleep(800);
   const delivered = await postForm(`${srv.url}/oauth2/token`, pollBody(), {
     authorization: basic('ci', DEVICE_SECRET),

@@ -98,9 +98,16 @@ describe('config', () => {
     });
     assert.equal(c.sandbox, false);
     assert.deepEqual(c.redis, {
+      mode: 'standalone',
       url: 'redis://127.0.0.1:6390/2',
       prefix: 'x:',
       commandTimeoutMs: 700,
+      password: '',
+      sentinelName: 'mymaster',
+      sentinelPassword: '',
+      tlsCaFile: '',
+      waitReplicas: 0,
+      waitTimeoutMs: 500,
     });
     assert.equal(c.encryptionKeys.length, 2);
     assert.equal(c.trustProxy, true);
@@ -161,6 +168,27 @@ describe('config', () => {
     assert.ok(c.clientId && c.clientSecret);
   });
 
+  test('Redis topologies: seeds, sentinel name, and WAIT replicas per mode', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const cluster = loadConfig({
+      REDIS_MODE: 'cluster',
+      REDIS_URL: 'rediss://:pw@n1:7000,rediss://:pw@n2:7001',
+      TOKEN_ENCRYPTION_KEY: key,
+    });
+    assert.equal(cluster.redis?.mode, 'cluster');
+    assert.equal(cluster.redis?.url, 'rediss://:pw@n1:7000,rediss://:pw@n2:7001');
+    assert.equal(cluster.redis?.waitReplicas, 1);
+    const sentinel = loadConfig({
+      REDIS_MODE: 'sentinel',
+      REDIS_URL: 'redis://s1:26379,redis://s2:26379',
+      REDIS_SENTINEL_NAME: 'tokens',
+      REDIS_WAIT_REPLICAS: '0',
+      TOKEN_ENCRYPTION_KEY: key,
+    });
+    assert.equal(sentinel.redis?.sentinelName, 'tokens');
+    assert.equal(sentinel.redis?.waitReplicas, 0);
+  });
+
   const bad: [string, Record<string, string>, RegExp][] = [
     ['port', { PORT: 'eighty' }, /^Invalid configuration: PORT /],
     ['public url', { PUBLIC_URL: 'not a url' }, /PUBLIC_URL must be an absolute http\(s\) URL/],
@@ -170,6 +198,17 @@ describe('config', () => {
     ['spark:all', { SCOPES_MODE: 'static', SCOPES: 'spark:all' }, /SCOPES .*spark:all/],
     ['malformed scope', { ALLOWED_SCOPES: 'hello' }, /ALLOWED_SCOPES .*hello/],
     ['redis url', { REDIS_URL: 'http://redis' }, /REDIS_URL must be a redis:\/\//],
+    ['redis mode', { REDIS_MODE: 'ring' }, /REDIS_MODE/],
+    ['redis seed', { REDIS_URL: 'redis://a:1,http://b' }, /REDIS_URL must be a redis:\/\//],
+    ['redis wait', { REDIS_WAIT_REPLICAS: 'two' }, /REDIS_WAIT_REPLICAS must be auto or/],
+    [
+      'seeds in standalone',
+      {
+        REDIS_URL: 'redis://a:1,redis://b:2',
+        TOKEN_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'),
+      },
+      /REDIS_URL lists several servers but REDIS_MODE is standalone/,
+    ],
     [
       'missing key with redis',
       { REDIS_URL: 'redis://localhost:6379' },
@@ -270,6 +309,8 @@ describe('config', () => {
     assert.deepEqual(sensitive, [
       'CLIENT_SECRET',
       'DEVICE_CLIENTS',
+      'REDIS_PASSWORD',
+      'REDIS_SENTINEL_PASSWORD',
       'REDIS_URL',
       'TOKEN_ENCRYPTION_KEY',
     ]);

@@ -177,8 +177,15 @@ Settings that cannot be checked by the JSON schema alone.
 {{- if .Values.redis.enabled }}{{ $sources = add1 $sources }}{{ end }}
 {{- if .Values.redis.url }}{{ $sources = add1 $sources }}{{ end }}
 {{- if .Values.redis.existingSecret }}{{ $sources = add1 $sources }}{{ end }}
+{{- if .Values.redis.seeds }}{{ $sources = add1 $sources }}{{ end }}
 {{- if ne (int $sources) 1 }}
-{{- fail "webex-scoped-tokens: choose exactly one Redis: redis.enabled=true (bundled), or redis.enabled=false with redis.url or redis.existingSecret" }}
+{{- fail "webex-scoped-tokens: choose exactly one Redis: redis.enabled=true (bundled), or redis.enabled=false with redis.url, redis.existingSecret or redis.seeds" }}
+{{- end }}
+{{- if and .Values.redis.enabled (ne .Values.redis.mode "standalone") }}
+{{- fail (printf "webex-scoped-tokens: redis.mode=%s needs an external Redis: set redis.enabled=false and redis.seeds (or redis.url)" .Values.redis.mode) }}
+{{- end }}
+{{- if and (eq .Values.redis.mode "standalone") (gt (len .Values.redis.seeds) 1) }}
+{{- fail "webex-scoped-tokens: several redis.seeds need redis.mode=cluster or redis.mode=sentinel" }}
 {{- end }}
 {{- if and .Values.ingress.enabled (not .Values.ingress.tls) (not .Values.ingress.allowPlainHttp) }}
 {{- fail "webex-scoped-tokens: the Ingress has no TLS, so tokens and sign-ins would cross the network in clear; set ingress.tls (e.g. --set ingress.tls[0].secretName=tokens-tls,ingress.tls[0].hosts[0]=<host>), or ingress.allowPlainHttp=true only if TLS ends at a hop in front" }}
@@ -218,4 +225,14 @@ Effective number of pods that must stay available for a PDB to make sense.
 {{- else }}
 {{- int .Values.replicaCount }}
 {{- end }}
+{{- end }}
+
+{{/*
+REDIS_URL built from redis.seeds (no credentials: the password comes from redis.passwordSecret).
+*/}}
+{{- define "wst.redisSeedsUrl" -}}
+{{- $scheme := ternary "rediss" "redis" .Values.redis.tls }}
+{{- $urls := list }}
+{{- range .Values.redis.seeds }}{{ $urls = append $urls (printf "%s://%s" $scheme .) }}{{ end }}
+{{- join "," $urls }}
 {{- end }}
