@@ -9,9 +9,35 @@ export function randomToken(bytes = 32): string {
   return crypto.randomBytes(bytes).toString('base64url');
 }
 
-/** SHA-256 digest in base64url: the store key for secrets we must look up but not keep. */
-export function hashSecret(value: string): string {
-  return crypto.hash('sha256', value, 'base64url');
+/**
+ * HMAC-SHA256 under a server key, in base64url: the store key for codes, addresses and other
+ * values we must look up but not keep. A plain hash would not do: user codes (20^8) and every
+ * IPv4 address hash in minutes, so anyone reading Redis could invert them. `purpose` separates
+ * domains, so a device code's digest never equals a CSRF token or a rate-limit key.
+ */
+export class KeyedHasher {
+  private readonly key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length < 32) throw new Error('the keyed-hash key must be at least 32 bytes');
+    this.key = Buffer.from(key);
+  }
+
+  /** The hashing key for an AES key: HKDF-SHA256 with its own label, never the AES key itself. */
+  static derivedFrom(secret: Buffer): KeyedHasher {
+    return new KeyedHasher(
+      Buffer.from(
+        crypto.hkdfSync('sha256', secret, Buffer.alloc(0), 'webex-scoped-tokens keyed-hash v1', 32),
+      ),
+    );
+  }
+
+  digest(purpose: string, value: string): string {
+    return crypto
+      .createHmac('sha256', this.key)
+      .update(`${purpose}\0${value}`, 'utf8')
+      .digest('base64url');
+  }
 }
 
 /** Constant-time equality on the digests, so unequal lengths leak nothing and never throw. */
@@ -66,6 +92,13 @@ export class SealError extends Error {
  */
 export class Sealer {
   private readonly keys: { id: string; key: Buffer }[];
+  /**
+   * Keyed hashes, derived from the last (oldest) key: a rotation adds the new key in front, so
+   * replicas with the old and the new list agree on every digest during the rollout. Dropping
+   * that last key changes every digest: sign-ins and handoffs in progress are forgotten and
+   * rate-limit windows restart.
+   */
+  readonly hasher: KeyedHasher;
 
   constructor(keys: readonly Buffer[]) {
     if (keys.length === 0) throw new Error('Sealer needs at least one key');
@@ -73,6 +106,7 @@ export class Sealer {
       if (key.length !== 32) throw new Error('AES-256-GCM keys must be 32 bytes');
       return { id: crypto.createHash('sha256').update(key).digest('hex').slice(0, 8), key };
     });
+    this.hasher = KeyedHasher.derivedFrom(this.keys[this.keys.length - 1]!.key);
   }
 
   seal(plaintext: string, context: string): string {
