@@ -67,18 +67,23 @@ export async function buildService(
   const store = await buildStore(config, logger, overrides);
   let keys = config.encryptionKeys;
   if (keys.length === 0) {
-    // Only possible with the in-memory store: nothing sealed outlives this process anyway.
+    // Only possible with the in-memory store: nothing sealed or hashed outlives this process.
     keys = [crypto.randomBytes(32)];
+    logger.info(
+      { event: 'ephemeral_key' },
+      'TOKEN_ENCRYPTION_KEY is not set: sealing and keyed hashes use a random key made for this process.',
+    );
   }
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
+  const sealer = new Sealer(keys);
   const flow: FlowDeps = {
     config,
     store,
-    sealer: new Sealer(keys),
+    sealer,
     webex: webexClientFor(config, metrics, logger),
     logger,
     metrics,
-    limiter: new RateLimiter(store, metrics),
+    limiter: new RateLimiter(store, metrics, sealer.hasher),
     now: overrides.now ?? Date.now,
   };
   metrics.countGrantsWith(() => countActiveGrants(flow));
@@ -111,9 +116,11 @@ export async function buildService(
 function sandboxFor(config: AppConfig, given: Sandbox | null | undefined): Sandbox | undefined {
   if (given !== undefined) return given ?? undefined;
   if (!config.sandbox) return undefined;
+  // It sends browsers back only to the service's own callback, never to a redirect_uri it is handed.
   return new Sandbox({
     clientId: config.clientId,
     clientSecret: config.clientSecret,
+    redirectUris: [config.redirectUri],
     // The simulated integration has every scope this service may ask for ticked.
     registeredScopes: [
       ...SCOPE_CATALOG.map((s) => s.scope),
