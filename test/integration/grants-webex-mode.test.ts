@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { getGrant } from '../../src/flows/grants';
-import { deliveredTokens, events, refresh } from '../helpers/grants';
+import { MANY_HANDOFFS, deliveredTokens, events, refresh } from '../helpers/grants';
 import {
   startSandbox,
   startTestServer,
@@ -25,7 +25,12 @@ let srv: TestServer;
 let other: TestServer;
 before(async () => {
   sandbox = await startSandbox({ tokenPrefix: 'WEBEXMODE' });
-  const env = { REFRESH_TOKENS: 'webex', DEVICE_CLIENTS: CLIENTS, RATE_LIMIT_REFRESHES: '1000' };
+  const env = {
+    ...MANY_HANDOFFS,
+    REFRESH_TOKENS: 'webex',
+    DEVICE_CLIENTS: CLIENTS,
+    RATE_LIMIT_REFRESHES: '1000',
+  };
   srv = await startTestServer({ sandbox, env });
   // Another deployment on the same Webex integration: it never delivered anything.
   other = await startTestServer({ sandbox, env });
