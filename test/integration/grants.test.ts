@@ -12,6 +12,7 @@ import {
   listGrantsForApprover,
   listGrantsForOrg,
   mayManage,
+  refreshGrant,
   revokeGrantAs,
 } from '../../src/flows/grants';
 import {
@@ -23,6 +24,7 @@ import {
   refresh,
 } from '../helpers/grants';
 import { dumpPrefix } from '../helpers/redis';
+import { StoreUnavailableError } from '../../src/errors';
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -208,6 +210,48 @@ describe('records that fail their check', () => {
     assert.equal(swapped.status, 400);
     assert.equal(swapped.json.error, 'invalid_grant');
     assert.equal(await getGrant(srv.flow, idA), null);
+  });
+});
+
+describe('failures in the middle of a rotation', () => {
+  test('the store failing before the rotation is committed leaves the presented token working', async () => {
+    const tokens = await deliveredTokens(srv.url);
+    let failed = 0;
+    // The flows' store, except that the first write of a grant record fails (Redis timing out).
+    const store = new Proxy(srv.store, {
+      get(target, prop, receiver) {
+        if (prop === 'set') {
+          return (key: string, ...rest: [string, number, object?]) => {
+            if (key.startsWith('grant:') && failed++ === 0) {
+              return Promise.reject(new StoreUnavailableError(new Error('timeout')));
+            }
+            return target.set(key, ...rest);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await assert.rejects(
+      refreshGrant(
+        { ...srv.flow, store },
+        {
+          token: String(tokens.refresh_token),
+          client: srv.config.device.clients[0]!,
+          address: '127.0.0.1',
+          userAgent: 'test',
+          freshAccessToken: false,
+        },
+      ),
+      StoreUnavailableError,
+    );
+    assert.equal(failed, 1);
+    const retry = await refresh(srv.url, String(tokens.refresh_token));
+    assert.equal(retry.status, 200, JSON.stringify(retry.json));
+    assert.equal(
+      events(srv.logs, 'grant_reuse_detected').filter((e) => e.grant === grantIdOf(tokens)).length,
+      0,
+    );
   });
 });
 

@@ -126,49 +126,20 @@ async function refreshManaged(deps: FlowDeps, input: RefreshInput): Promise<Refr
     return presentedAgain(deps, repo, digest, input);
   }
 
-  let webex = grant.webex;
-  let webexRefreshExpiresAt = grant.webexRefreshExpiresAt;
-  const renew = input.freshAccessToken || needsRenewal(webex, now);
-  if (renew) {
-    let fresh: WebexTokens;
-    try {
-      fresh = await deps.webex.refresh(webex.refreshToken);
-    } catch (err) {
-      await webexFailed(deps, repo, grant, digest, err);
-      throw err;
+  let updated: GrantRecord;
+  let serviceToken: string;
+  let renew: boolean;
+  try {
+    ({ updated, serviceToken, renew } = await rotate(deps, repo, grant, input));
+  } catch (err) {
+    // Nothing was committed: give the presented token back, so a retry can succeed.
+    if (!(err instanceof Refusal && err.outcome === 'webex_refused')) {
+      await repo.releaseRotation(digest).catch(() => undefined);
     }
-    const at = deps.now();
-    webex = {
-      accessToken: fresh.access_token,
-      tokenType: fresh.token_type,
-      accessTokenIssuedAt: at,
-      accessTokenExpiresAt: at + fresh.expires_in * 1000,
-      refreshToken: fresh.refresh_token,
-    };
-    webexRefreshExpiresAt = at + fresh.refresh_token_expires_in * 1000;
+    throw err;
   }
-
-  const serviceToken = newServiceToken();
-  const nextDigest = repo.digest('grant_refresh_token', serviceToken);
-  const at = deps.now();
-  const updated: GrantRecord = {
-    ...grant,
-    generation: grant.generation + 1,
-    tokenDigest: nextDigest,
-    lastUsedAt: at,
-    lastUsedFrom: input.address,
-    useCount: grant.useCount + 1,
-    webex,
-    webexRefreshExpiresAt,
-    expiresAt: grantExpiry(deps.config, webexRefreshExpiresAt, at),
-  };
-  const ttl = repo.lifetime(updated);
-  await repo.save(updated);
-  await repo.writePointer(
-    nextDigest,
-    { grantId: grant.id, generation: updated.generation, clientId: grant.clientId },
-    ttl,
-  );
+  const webex = updated.webex!;
+  const at = updated.lastUsedAt!;
   const answer: RefreshAnswer = {
     grantId: grant.id,
     tokens: {
@@ -206,6 +177,62 @@ async function refreshManaged(deps: FlowDeps, input: RefreshInput): Promise<Refr
   return answer;
 }
 
+/**
+ * The rotation proper, after the claim: a Webex access token (renewed when due), then the new
+ * token's pointer, then the grant record naming it, which commits the rotation. A failure
+ * before that last write leaves the grant as it was.
+ */
+async function rotate(
+  deps: FlowDeps,
+  repo: GrantRepository,
+  grant: GrantRecord,
+  input: RefreshInput,
+): Promise<{ updated: GrantRecord; serviceToken: string; renew: boolean }> {
+  let webex = grant.webex!;
+  let webexRefreshExpiresAt = grant.webexRefreshExpiresAt;
+  const renew = input.freshAccessToken || needsRenewal(webex, deps.now());
+  if (renew) {
+    let fresh: WebexTokens;
+    try {
+      fresh = await deps.webex.refresh(webex.refreshToken);
+    } catch (err) {
+      return webexFailed(deps, grant, err);
+    }
+    const at = deps.now();
+    webex = {
+      accessToken: fresh.access_token,
+      tokenType: fresh.token_type,
+      accessTokenIssuedAt: at,
+      accessTokenExpiresAt: at + fresh.expires_in * 1000,
+      refreshToken: fresh.refresh_token,
+    };
+    webexRefreshExpiresAt = at + fresh.refresh_token_expires_in * 1000;
+  }
+  const serviceToken = newServiceToken();
+  const nextDigest = repo.digest('grant_refresh_token', serviceToken);
+  const at = deps.now();
+  const updated: GrantRecord = {
+    ...grant,
+    generation: grant.generation + 1,
+    tokenDigest: nextDigest,
+    lastUsedAt: at,
+    lastUsedFrom: input.address,
+    useCount: grant.useCount + 1,
+    webex,
+    webexRefreshExpiresAt,
+    expiresAt: grantExpiry(deps.config, webexRefreshExpiresAt, at),
+  };
+  const pointer = { grantId: grant.id, generation: updated.generation, clientId: grant.clientId };
+  await repo.writePointer(nextDigest, pointer, repo.lifetime(updated));
+  try {
+    await repo.save(updated);
+  } catch (err) {
+    await repo.deletePointer(nextDigest).catch(() => undefined);
+    throw err;
+  }
+  return { updated, serviceToken, renew };
+}
+
 /** Half the access token's lifetime used up (Webex's are ~14 days: renewed after ~7). */
 function needsRenewal(webex: NonNullable<GrantRecord['webex']>, now: number): boolean {
   const lifetime = webex.accessTokenExpiresAt - webex.accessTokenIssuedAt;
@@ -213,17 +240,11 @@ function needsRenewal(webex: NonNullable<GrantRecord['webex']>, now: number): bo
 }
 
 /**
- * Webex failed during a rotation. Busy or down (429, 5xx, timeouts): the claim is undone so
- * the presented token keeps working, and the caller is told to retry. Webex refused the
- * refresh token itself: the grant is over.
+ * Webex failed during a rotation. Busy or down (429, 5xx, timeouts): the caller undoes the
+ * claim so the presented token keeps working, and the script is told to retry. Webex refused
+ * the refresh token itself: the grant is over.
  */
-async function webexFailed(
-  deps: FlowDeps,
-  repo: GrantRepository,
-  grant: GrantRecord,
-  digest: string,
-  err: unknown,
-): Promise<never> {
+async function webexFailed(deps: FlowDeps, grant: GrantRecord, err: unknown): Promise<never> {
   if (err instanceof OAuthError && err.code === 'invalid_grant') {
     await revokeGrant(deps, grant.id, { kind: 'service' }, 'webex_refused');
     throw new Refusal(
@@ -234,7 +255,6 @@ async function webexFailed(
       grant.id,
     );
   }
-  await repo.releaseRotation(digest).catch(() => undefined);
   const status = err instanceof HttpError ? err.status : 502;
   throw new Refusal(
     'unavailable',
