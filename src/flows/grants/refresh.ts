@@ -155,12 +155,15 @@ async function refreshManaged(deps: FlowDeps, input: RefreshInput): Promise<Refr
   if (grace > 0) await repo.writeAnswer(digest, answer, grace * 1000);
   await repo.deletePointer(digest);
 
-  // A revocation that raced this rotation wins: undo what was just written.
+  // A revocation that raced this rotation (an admin, or reuse detected by a concurrent request
+  // with the same token) wins: the new refresh token is dropped again. The answer still goes
+  // out, as any answer sent a moment before the revocation would have: its access token was
+  // valid at Webex anyway, and its refresh token no longer works.
   if (await repo.readRevoked(grant.id)) {
     await revokeGrant(deps, grant.id, { kind: 'service' });
-    throw new Refusal('revoked', invalidGrant(), grant.id);
+  } else {
+    await repo.index(updated);
   }
-  await repo.index(updated);
   const outcome = renew ? 'webex_renewed' : 'ok';
   deps.metrics.grantRefreshes.inc({ outcome });
   deps.logger.info(

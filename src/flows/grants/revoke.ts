@@ -36,9 +36,10 @@ function describeActor(actor: GrantActor): Record<string, string> {
 }
 
 /**
- * Revoke grant `id`. Idempotent: revoking a revoked grant changes nothing and returns it as
- * it is; null when no such grant exists (or it expired). Safe against a refresh running at
- * the same moment: the revocation is a marker of its own that a rotation checks last.
+ * Revoke grant `id`. Idempotent: revoking a revoked grant keeps the first revocation (who, when,
+ * why) and returns the grant; null when no such grant exists (or it expired). Safe against a
+ * refresh running at the same moment: the revocation is a marker of its own, which `load`
+ * applies to the record and a rotation checks after committing.
  */
 export async function revokeGrant(
   deps: FlowDeps,
@@ -47,22 +48,14 @@ export async function revokeGrant(
   reason: RevokeReason = 'revoked',
 ): Promise<GrantView | null> {
   const repo = new GrantRepository(deps);
-  const current = await repo.load(id);
-  if (!current) return null;
-  if (current.state === 'revoked' && current.webex === null && current.revoked) {
-    // Re-save the scrubbed record in case a racing rotation wrote tokens back.
-    await scrub(repo, current);
-    return toView(current);
-  }
+  if (!(await repo.load(id))) return null;
+  // The marker first, then the record as it is now: a rotation that commits after the marker
+  // sees it (and scrubs again); one that committed before is what is read and scrubbed here.
   const marker = { at: deps.now(), by: actor, reason };
   const first = await repo.markRevoked(id, marker, REVOKED_RETENTION_MS);
-  const revoked: GrantRecord = {
-    ...current,
-    state: 'revoked',
-    revoked: first ? marker : ((await repo.readRevoked(id)) ?? marker),
-    webex: null,
-  };
-  await scrub(repo, revoked);
+  const current = await repo.load(id);
+  if (!current) return null;
+  await scrub(repo, current);
   if (first) {
     deps.metrics.grantRevocations.inc({ by: revokedBy(actor, reason) });
     deps.logger.info(
@@ -82,7 +75,7 @@ export async function revokeGrant(
           : 'grant revoked',
     );
   }
-  return toView(revoked);
+  return toView(current);
 }
 
 /** Write the revoked record (no tokens) and forget its current refresh token. */
