@@ -70,13 +70,7 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
 }
 
 export type StateProblem =
-  | 'missing'
-  | 'used'
-  | 'no_cookie'
-  | 'mismatch'
-  | 'replayed'
-  | 'expired'
-  | 'rejected';
+  'missing' | 'used' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired' | 'rejected';
 
 const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
   missing: {

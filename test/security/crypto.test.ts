@@ -185,7 +185,10 @@ describe('tampered ciphertext fails closed', () => {
       pkceChallenge(verifier),
       new URL(start.location!).searchParams.get('code_challenge'),
     );
-    await rewrite(flowKey, editPart(3, (p) => flipChar(p)));
+    await rewrite(
+      flowKey,
+      editPart(3, (p) => flipChar(p)),
+    );
     const tokenCalls = sandbox.sandbox.calls.token;
     const page = await decideAtSandbox(browser, start, 'accept');
     assert.equal(page.status, 400, page.body.slice(0, 300));
