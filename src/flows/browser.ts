@@ -257,6 +257,9 @@ async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<C
   }
   const record = openFlow(deps, stateHash, raw);
   if (record === null) throw new StateError('rejected');
+  // A record put back after its key expired is still authentic; its own clock says it is not.
+  if (record.createdAt + deps.config.flowTtlSeconds * 1000 <= deps.now())
+    throw new StateError('expired');
   if (!input.browserId) throw new StateError('no_cookie', deps.config.publicUrl);
   if (!safeEqual(deps.sealer.hasher.digest('browser', input.browserId), record.binding))
     throw new StateError('mismatch');
