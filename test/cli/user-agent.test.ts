@@ -7,6 +7,9 @@ import { describe, test } from 'node:test';
 import type { Clock } from '../../src/cli/device';
 import { type CliIO, run, version } from '../../src/cli/main';
 import { USER_AGENT_MAX, cliUserAgent } from '../../src/cli/user-agent';
+import { openApproval } from '../helpers/admin';
+import { decodeEntities } from '../helpers/http';
+import { startTestServer } from '../helpers/server';
 
 const BASE = 'https://tokens.example.com';
 const runtime = { platform: 'linux', node: '20.11.1' };
@@ -111,5 +114,29 @@ test('login sends it on every request', async () => {
       /^webex-token\/\S+ \(\w+; node [\d.]+; GITHUB_REPOSITORY=acme\/deploy; GITHUB_RUN_ID=99\)$/,
       r.url,
     );
+  }
+});
+
+test('the approval page shows it, labelled as claimed', async () => {
+  const srv = await startTestServer();
+  try {
+    const ua = cliUserAgent(
+      version(),
+      { GITHUB_REPOSITORY: 'acme/deploy', GITHUB_RUN_ID: '99' },
+      { platform: 'linux', node: '20.11.1' },
+    );
+    const res = await fetch(`${srv.url}/oauth2/device_authorization`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': ua },
+      body: new URLSearchParams({ client_id: 'cli', scope: 'spark-admin:people_read' }),
+    });
+    const { user_code: userCode } = (await res.json()) as { user_code: string };
+    const { page } = await openApproval(srv.url, userCode);
+    assert.equal(page.status, 200);
+    const row = /<dt>User agent \(claimed\)<\/dt><dd>([^<]*)<\/dd>/.exec(page.body);
+    assert.ok(row, 'a user-agent row labelled as claimed');
+    assert.equal(decodeEntities(row[1]!), ua);
+  } finally {
+    await srv.close();
   }
 });
