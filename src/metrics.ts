@@ -17,6 +17,8 @@ export interface Metrics {
   rateLimitRejections: Counter<'limit'>;
   /** Alert on any increase: wrong user codes from everywhere used up the global budget. */
   userCodeGlobalBudgetExhausted: Counter;
+  /** Alert on any increase: a record in the store failed its integrity check (see records.ts). */
+  storeRecordsRejected: Counter<'role'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   grantsIssued: Counter<'mode'>;
   grantRefreshes: Counter<'outcome'>;
@@ -74,6 +76,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     userCodeGlobalBudgetExhausted: new Counter({
       name: 'wst_user_code_global_budget_exhausted_total',
       help: 'Times wrong user-code entries from all sources used up RATE_LIMIT_USER_CODE_GLOBAL_FAILURES; code entry is paused for everyone until the window ends. Alert on any increase.',
+      registers,
+    }),
+    storeRecordsRejected: new Counter({
+      name: 'wst_store_records_rejected_total',
+      help: 'Records read from the store that failed their integrity check (tampered, copied from another key, or sealed with a key no longer configured), by role; each was treated as absent. Alert on any increase.',
+      labelNames: ['role'],
       registers,
     }),
     httpDuration: new Histogram({

@@ -94,7 +94,7 @@ export async function buildService(
       'SANDBOX MODE: Webex is simulated under /sandbox/v1; tokens are fake. Never use this in production.',
     );
   }
-  const waiters = new HandoffWaiters({ store });
+  const waiters = new HandoffWaiters(flow);
   const app = createApp({ ...flow, waiters, sandbox, cliDownload: overrides.cliDownload });
   return {
     config,

@@ -41,6 +41,8 @@ export interface Deps {
   clock: Clock;
   /** Aborted on Ctrl-C. */
   signal?: AbortSignal;
+  /** Sent as User-Agent on every request (user-agent.ts). */
+  userAgent?: string;
 }
 
 export interface ServerMetadata {
@@ -133,7 +135,9 @@ async function request(
   const signal = deps.signal ? AbortSignal.any([deps.signal, timeout]) : timeout;
   const where = new URL(url).origin;
   try {
-    const res = await deps.fetch(url, { ...init, signal });
+    const headers = new Headers(init.headers);
+    if (deps.userAgent) headers.set('user-agent', deps.userAgent);
+    const res = await deps.fetch(url, { ...init, headers, signal });
     const text = await res.text();
     return { status: res.status, statusText: res.statusText, headers: res.headers, text };
   } catch (err) {

@@ -39,6 +39,7 @@ import {
   writeSecretFile,
 } from './output';
 import { WaitStatus, wordsDuration } from './status';
+import { cliUserAgent } from './user-agent';
 
 export interface CliIO {
   stdout: { write(chunk: string): unknown };
@@ -76,7 +77,12 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const ctx: Ctx = {
     io,
     tty,
-    deps: { fetch: io.fetch ?? globalThis.fetch, clock: io.clock ?? realClock, signal: io.signal },
+    deps: {
+      fetch: io.fetch ?? globalThis.fetch,
+      clock: io.clock ?? realClock,
+      signal: io.signal,
+      userAgent: cliUserAgent(version(), io.env),
+    },
     say: (line) => io.stderr.write(`${line}\n`),
   };
   try {

@@ -7,6 +7,7 @@ import { HttpError, UpstreamError } from '../errors';
 import type { WebexPerson, WebexTokens } from '../webex/client';
 import { canReadPeopleMe, identityScopeFor } from '../webex/scopes';
 import type { FlowDeps } from './context';
+import { openRecord, sealRecord } from './records';
 
 /** What the store keeps between /start and /oauth, under the keyed hash of `state`. */
 interface FlowRecord {
@@ -33,6 +34,12 @@ export interface StartOptions {
 const flowKey = (stateHash: string) => `flow:${stateHash}`;
 const spentKey = (stateHash: string) => `spent:${stateHash}`;
 
+/** The one place a flow record is written: sealed, bound to its key (records.ts). */
+const sealFlow = (deps: FlowDeps, stateHash: string, record: FlowRecord) =>
+  sealRecord(deps, 'flow', flowKey(stateHash), record);
+const openFlow = (deps: FlowDeps, stateHash: string, raw: string | null) =>
+  openRecord<FlowRecord>(deps, 'flow', flowKey(stateHash), raw);
+
 /** Create state + PKCE in the store and return where to send the browser. */
 export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Promise<string> {
   const state = randomToken(32);
@@ -50,7 +57,7 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
   };
   await deps.store.set(
     flowKey(stateHash),
-    JSON.stringify(record),
+    sealFlow(deps, stateHash, record),
     deps.config.flowTtlSeconds * 1000,
   );
   deps.metrics.flowsStarted.inc({ kind: opts.kind });
@@ -61,7 +68,8 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
   });
 }
 
-export type StateProblem = 'missing' | 'used' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired';
+export type StateProblem =
+  'missing' | 'used' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired' | 'rejected';
 
 const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
   missing: {
@@ -92,6 +100,11 @@ const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
     message:
       'This sign-in took too long or was started in a tab that has been open for a while, so it expired.',
     hint: 'Start again from the home page and finish within a few minutes.',
+  },
+  rejected: {
+    message:
+      'The details this service kept for this sign-in could not be verified, so it cannot be finished and nothing was issued.',
+    hint: 'Start again from the home page. If it keeps happening, tell the operators the time it happened.',
   },
 };
 
@@ -234,16 +247,25 @@ export async function completeAuthorization(
 async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<CallbackResult> {
   if (!input.state) throw new StateError(input.used ? 'used' : 'missing');
   const stateHash = deps.sealer.hasher.digest('state', input.state);
-  const raw = await deps.store.take(flowKey(stateHash));
+  // Read and check the browser before taking: whoever holds a leaked callback address but not
+  // this browser's cookie cannot burn the sign-in for the person who started it.
+  const raw = await deps.store.get(flowKey(stateHash));
   if (raw === null) {
     const spent = await deps.store.get(spentKey(stateHash));
     throw new StateError(spent ? 'replayed' : 'expired');
   }
-  await deps.store.set(spentKey(stateHash), '1', deps.config.flowTtlSeconds * 1000);
-  const record = JSON.parse(raw) as FlowRecord;
+  const record = openFlow(deps, stateHash, raw);
+  if (record === null) throw new StateError('rejected');
+  // A record put back after its key expired is still authentic; its own clock says it is not.
+  if (record.createdAt + deps.config.flowTtlSeconds * 1000 <= deps.now())
+    throw new StateError('expired');
   if (!input.browserId) throw new StateError('no_cookie', deps.config.publicUrl);
   if (!safeEqual(deps.sealer.hasher.digest('browser', input.browserId), record.binding))
     throw new StateError('mismatch');
+  // Single use: of concurrent callbacks from this browser, one takes the record.
+  const taken = await deps.store.take(flowKey(stateHash));
+  if (taken !== raw) throw new StateError(taken === null ? 'replayed' : 'rejected');
+  await deps.store.set(spentKey(stateHash), '1', deps.config.flowTtlSeconds * 1000);
 
   const outcome = (o: string) => deps.metrics.flowsCompleted.inc({ kind: record.kind, outcome: o });
 

@@ -17,6 +17,7 @@ import type { WebexPerson, WebexTokens } from '../webex/client';
 import type { FlowDeps } from './context';
 import { type IssuedTokens, issueGrant } from './grants/issue';
 import { addressId, type RateLimitRule } from './rate-limit';
+import { openRecord, sealRecord } from './records';
 
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
 const SLOW_DOWN_STEP_SECONDS = 5;
@@ -79,6 +80,25 @@ interface WatchRecord {
   state: Exclude<WatchState, 'expired'>;
   expiresAt: number;
 }
+
+// The one place each record kind is sealed and opened: bound to its store key and role, so an
+// edited record, or one copied from another handoff, reads as absent (records.ts, SECURITY.md).
+type RecordDeps = Pick<FlowDeps, 'sealer' | 'store' | 'logger' | 'metrics'>;
+const sealHandoff = (deps: RecordDeps, h: string, record: HandoffRecord) =>
+  sealRecord(deps, 'handoff', handoffKey(h), record);
+const openHandoff = (deps: RecordDeps, h: string, raw: string | null | undefined) =>
+  openRecord<HandoffRecord>(deps, 'handoff', handoffKey(h), raw);
+const readHandoff = async (deps: RecordDeps, h: string) =>
+  openHandoff(deps, h, await deps.store.get(handoffKey(h)));
+/** The user-code index holds the handoff id it names. */
+const sealUserCode = (deps: RecordDeps, ucKey: string, h: string) =>
+  sealRecord(deps, 'ucode', ucKey, h);
+const openUserCode = (deps: RecordDeps, ucKey: string, raw: string | null) =>
+  openRecord<string>(deps, 'ucode', ucKey, raw, (v) => typeof v === 'string');
+const sealWatch = (deps: RecordDeps, w: string, record: WatchRecord) =>
+  sealRecord(deps, 'watch', watchKey(w), record);
+const openWatch = (deps: RecordDeps, w: string, raw: string | null) =>
+  openRecord<WatchRecord>(deps, 'watch', watchKey(w), raw);
 
 export interface ClientCredentials {
   clientId?: string;
@@ -178,7 +198,7 @@ export async function createHandoff(
   for (let attempt = 0; ; attempt++) {
     userCode = generateUserCode();
     ucKey = userCodeKey(deps, userCode);
-    if (await store.setIfAbsent(ucKey, h, ttlMs)) break;
+    if (await store.setIfAbsent(ucKey, sealUserCode(deps, ucKey, h), ttlMs)) break;
     if (attempt >= 5)
       throw new HttpError(
         503,
@@ -198,7 +218,7 @@ export async function createHandoff(
     status: 'pending',
     userCodeKey: ucKey,
   };
-  await store.set(handoffKey(h), JSON.stringify(record), ttlMs + TOMBSTONE_MS);
+  await store.set(handoffKey(h), sealHandoff(deps, h, record), ttlMs + TOMBSTONE_MS);
   deps.metrics.handoffs.inc({ event: 'requested' });
   deps.logger.info(
     { event: 'handoff_requested', client: req.client.id, scopes: req.scopes, address: req.address },
@@ -283,9 +303,11 @@ export async function findPendingHandoff(
 }
 
 async function lookupPending(deps: FlowDeps, ucKey: string): Promise<PendingHandoff | null> {
-  const h = await deps.store.get(ucKey);
+  const h = openUserCode(deps, ucKey, await deps.store.get(ucKey));
   if (!h) return null;
-  return getPendingHandoff(deps, h);
+  const pending = await getPendingHandoff(deps, h);
+  // Both ends must agree: the handoff names the index that led to it.
+  return pending && pending.record.userCodeKey === ucKey ? pending : null;
 }
 
 /**
@@ -293,9 +315,8 @@ async function lookupPending(deps: FlowDeps, ucKey: string): Promise<PendingHand
  * cancelled is not merely "not found": the admin is told the script gave up.
  */
 export async function getPendingHandoff(deps: FlowDeps, h: string): Promise<PendingHandoff | null> {
-  const raw = await deps.store.get(handoffKey(h));
-  if (!raw) return null;
-  const record = JSON.parse(raw) as HandoffRecord;
+  const record = await readHandoff(deps, h);
+  if (!record) return null;
   if (record.status === 'cancelled') throw scriptGaveUp();
   if (record.status !== 'pending' || record.expiresAt <= deps.now()) return null;
   return { handoff: h, record };
@@ -319,7 +340,7 @@ function scriptGaveUp(): HttpError {
  */
 async function saveRecord(deps: FlowDeps, h: string, record: HandoffRecord): Promise<void> {
   const ttl = Math.max(1, record.expiresAt - deps.now()) + TOMBSTONE_MS;
-  await deps.store.set(handoffKey(h), JSON.stringify(record), ttl, { durable: true });
+  await deps.store.set(handoffKey(h), sealHandoff(deps, h, record), ttl, { durable: true });
 }
 
 /**
@@ -388,8 +409,8 @@ async function saveWatch(
   expiresAt: number,
 ): Promise<void> {
   const ttl = Math.max(1, expiresAt - deps.now()) + TOMBSTONE_MS;
-  const record: WatchRecord = { state, expiresAt };
-  await deps.store.set(watchKey(watchIdFor(deps, h)), JSON.stringify(record), ttl);
+  const w = watchIdFor(deps, h);
+  await deps.store.set(watchKey(w), sealWatch(deps, w, { state, expiresAt }), ttl);
 }
 
 /**
@@ -446,9 +467,8 @@ export async function approveHandoff(
 
 /** What the approving admin's page shows: picked up, still waiting, given up, or too late. */
 export async function handoffState(deps: FlowDeps, watchId: string): Promise<WatchState | null> {
-  const raw = await deps.store.get(watchKey(watchId));
-  if (raw === null) return null;
-  const watch = JSON.parse(raw) as WatchRecord;
+  const watch = openWatch(deps, watchId, await deps.store.get(watchKey(watchId)));
+  if (watch === null) return null;
   return watch.state === 'approved' && watch.expiresAt <= deps.now() ? 'expired' : watch.state;
 }
 
@@ -464,8 +484,7 @@ export async function cancelHandoff(
 ): Promise<boolean> {
   const h = handoffId(deps, deviceCode);
   const read = async (): Promise<HandoffRecord | null> => {
-    const raw = await deps.store.get(handoffKey(h));
-    const r = raw === null ? null : (JSON.parse(raw) as HandoffRecord);
+    const r = await readHandoff(deps, h);
     return r && r.clientId === client.id ? r : null;
   };
   let record = await read();
@@ -525,7 +544,7 @@ export class HandoffWaiters {
   private subscription: Promise<unknown> | undefined;
   private closed = false;
 
-  constructor(private readonly deps: Pick<FlowDeps, 'store'>) {}
+  constructor(private readonly deps: RecordDeps) {}
 
   private ensureSubscribed(): Promise<unknown> {
     this.subscription ??= this.deps.store
@@ -558,8 +577,7 @@ export class HandoffWaiters {
     const raws = await this.deps.store.getMany(hs.map(handoffKey)).catch(() => null);
     if (!raws) return;
     hs.forEach((h, i) => {
-      const raw = raws[i];
-      if (!raw || (JSON.parse(raw) as HandoffRecord).status !== 'pending') this.wake(h);
+      if (openHandoff(this.deps, h, raws[i])?.status !== 'pending') this.wake(h);
     });
   }
 
@@ -639,8 +657,11 @@ export async function pollHandoff(
     stepMs: SLOW_DOWN_STEP_SECONDS * 1000,
     countIndex: 1,
   });
-  if (raw === null || raw === undefined) throw invalidGrant();
-  let record = JSON.parse(raw) as HandoffRecord;
+  let record = openHandoff(deps, h, raw);
+  if (record === null) {
+    // Absent, or failed its check: either way there is nothing this device code can get.
+    throw invalidGrant();
+  }
   if (record.clientId !== input.client.id) {
     // Another client's guess must not use up the real client's poll.
     if (opened) await store.delete(pollKey(h));
@@ -665,17 +686,17 @@ export async function pollHandoff(
     const waitMs = Math.min(input.waitSeconds * 1000, record.expiresAt - deps.now());
     const registration = await waiters.register(h);
     // Re-read after subscribing, so an approval between the first read and now is not missed.
-    const again = await store.get(handoffKey(h));
+    const again = await readHandoff(deps, h);
     if (again === null) {
       registration.cancel();
       throw invalidGrant();
     }
-    record = JSON.parse(again) as HandoffRecord;
+    record = again;
     if (record.status === 'pending') {
       await registration.wait(waitMs);
-      const after = await store.get(handoffKey(h));
+      const after = await readHandoff(deps, h);
       if (after === null) throw invalidGrant();
-      record = JSON.parse(after) as HandoffRecord;
+      record = after;
     } else {
       registration.cancel();
     }

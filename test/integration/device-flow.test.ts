@@ -353,7 +353,7 @@ test('exactly-once without the poll gate: 50 concurrent pollHandoff calls share 
     limiter: new RateLimiter(gateless, metrics, new Sealer(srv.config.encryptionKeys).hasher),
     now: Date.now,
   };
-  const waiters = new HandoffWaiters({ store: gateless });
+  const waiters = new HandoffWaiters(deps);
   const client = srv.config.device.clients.find((c) => c.id === 'cli')!;
   const results = await Promise.allSettled(
     Array.from({ length: 50 }, () =>

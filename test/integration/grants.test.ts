@@ -202,6 +202,10 @@ describe('records that fail their check', () => {
     const moved = await refresh(srv.url, String(b.refresh_token));
     assert.equal(moved.status, 400);
     assert.equal(moved.json.error, 'invalid_grant');
+    const rejected = async (role: string) =>
+      (await srv.metrics.storeRecordsRejected.get()).values.find((v) => v.labels.role === role)
+        ?.value ?? 0;
+    assert.ok((await rejected('grant_pointer')) >= 1, 'the rejection is counted by role');
     // A grant record swapped for another grant's: absent too.
     const idA = grantIdOf(a);
     const recordB = await srv.store.get(`grant:${grantIdOf(b)}`);
@@ -210,6 +214,7 @@ describe('records that fail their check', () => {
     assert.equal(swapped.status, 400);
     assert.equal(swapped.json.error, 'invalid_grant');
     assert.equal(await getGrant(srv.flow, idA), null);
+    assert.ok((await rejected('grant')) >= 1);
   });
 });
 
@@ -284,7 +289,7 @@ describe('concurrency', () => {
     const dump = await dumpPrefix(srv.redis!.url, srv.redis!.prefix);
     const raw = await srv.store.get(`grant:${id}`);
     assert.ok(raw && dump.size > 0);
-    const grantRecord = JSON.parse(srv.flow.sealer.open(raw, `grant:${id}|grant`)) as {
+    const grantRecord = JSON.parse(srv.flow.sealer.open(raw, `grant:grant:${id}`)) as {
       webex: unknown;
       tokenDigest: string;
     };

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FlowDeps } from '../../src/flows/context';
+import { Sealer } from '../../src/crypto';
 import { handoffState } from '../../src/flows/device';
 import {
   approveHandoff,
@@ -237,7 +238,15 @@ describe('the page after approval follows the handoff', () => {
     const done = await approveHandoff(srv.url, String(auth.json.user_code));
     const watch = statusUrlIn(done.body).split('/').pop()!;
     const at = (ms: number) =>
-      handoffState({ store: srv.store, now: () => ms } as unknown as FlowDeps, watch);
+      handoffState(
+        {
+          store: srv.store,
+          sealer: new Sealer(srv.config.encryptionKeys),
+          metrics: srv.metrics,
+          now: () => ms,
+        } as unknown as FlowDeps,
+        watch,
+      );
     assert.equal(await at(Date.now()), 'approved');
     const ttl = srv.config.device.ttlSeconds * 1000;
     assert.equal(await at(Date.now() + ttl + 1000), 'expired');

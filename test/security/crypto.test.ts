@@ -21,6 +21,7 @@ import {
 } from '../../src/crypto';
 import { approveHandoff, decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
+import { openStored } from '../helpers/records';
 import { dumpPrefix, uniquePrefix } from '../helpers/redis';
 import {
   TEST_KEY,
@@ -164,14 +165,18 @@ describe('tampered ciphertext fails closed', () => {
     assert.equal(ok.status, 200, 'the genuine owner still gets its tokens');
   });
 
-  test('a tampered PKCE verifier in a sign-in record: clear 400 page, Webex never called', async () => {
+  test('a tampered sign-in record (its PKCE verifier inside): clear 400 page, Webex never called', async () => {
     const browser = new CookieBrowser();
     const start = await browser.get(`${a.url}/start?scope=spark-admin:people_read`);
     const state = new URL(start.location!).searchParams.get('state')!;
     const flowKey = `${prefix}flow:${hasher.digest('state', state)}`;
-    const record = JSON.parse((await redis.get(flowKey))!) as { verifier: string };
-    // The verifier is sealed at rest, and opens to the one behind the code_challenge sent to Webex.
-    assert.match(record.verifier, /^v1\./);
+    const sealedRecord = (await redis.get(flowKey))!;
+    // The whole record is sealed, and the verifier inside it opens to the one behind the
+    // code_challenge sent to Webex.
+    assert.match(sealedRecord, /^v1\./);
+    const record = openStored([Buffer.from(KEY_A, 'base64')], prefix, flowKey, sealedRecord) as {
+      verifier: string;
+    };
     const verifier = new Sealer([Buffer.from(KEY_A, 'base64')]).open(
       record.verifier,
       `flow:${hasher.digest('state', state)}`,
@@ -180,11 +185,9 @@ describe('tampered ciphertext fails closed', () => {
       pkceChallenge(verifier),
       new URL(start.location!).searchParams.get('code_challenge'),
     );
-    await rewrite(flowKey, (raw) =>
-      JSON.stringify({
-        ...JSON.parse(raw),
-        verifier: editPart(3, (p) => flipChar(p))(record.verifier),
-      }),
+    await rewrite(
+      flowKey,
+      editPart(3, (p) => flipChar(p)),
     );
     const tokenCalls = sandbox.sandbox.calls.token;
     const page = await decideAtSandbox(browser, start, 'accept');
@@ -194,7 +197,7 @@ describe('tampered ciphertext fails closed', () => {
     assert.equal(
       sandbox.sandbox.calls.token,
       tokenCalls,
-      'no code exchange with a verifier that failed authentication',
+      'no code exchange with a record that failed authentication',
     );
     assert.doesNotMatch(page.body, /SBX_/);
   });

@@ -9,6 +9,7 @@ import type { TokenFault } from '../../src/sandbox/sandbox';
 import { decideAtSandbox } from '../helpers/admin';
 import { deliveredTokens, refresh } from '../helpers/grants';
 import { CookieBrowser } from '../helpers/http';
+import { openStored } from '../helpers/records';
 import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { DEVICE_GRANT, approvalFields, postForm, send, sleep, watchProcess } from './support';
@@ -129,7 +130,10 @@ describe('upstream faults', () => {
       );
       const records = [...dump.entries()]
         .filter(([k]) => k.includes('handoff:'))
-        .map(([, v]) => JSON.parse(v) as { status: string });
+        .map(
+          ([k, v]) =>
+            openStored(srv.config.encryptionKeys, srv.redis!.prefix, k, v) as { status: string },
+        );
       assert.ok(records.length >= 1);
       for (const r of records)
         assert.equal(r.status, 'pending', `${fault}: handoff not half-approved`);

@@ -7,8 +7,8 @@
  * Every operation touches one key, and the atomic ones (claiming a rotation, marking a
  * revocation) are single-key set-if-absent: nothing here needs keys to share a hash slot.
  */
-import { SealError, type Sealer } from '../../crypto';
-import type { Store } from '../../store/store';
+import type { FlowDeps } from '../context';
+import { openRecord, sealRecord, type RecordRole } from '../records';
 import type { GrantActor, GrantRecord, RevokeReason } from './model';
 
 const grantKey = (id: string) => `grant:${id}`;
@@ -49,26 +49,22 @@ export interface RevokedMarker {
 export type HashPurpose = 'grant_refresh_token' | 'webex_refresh_token';
 
 export class GrantRepository {
-  constructor(private readonly deps: { store: Store; sealer: Sealer; now: () => number }) {}
+  constructor(
+    private readonly deps: Pick<FlowDeps, 'store' | 'sealer' | 'now' | 'logger' | 'metrics'>,
+  ) {}
 
   /** The keyed hash a token is looked up by. */
   digest(purpose: HashPurpose, token: string): string {
     return this.deps.sealer.hasher.digest(purpose, token);
   }
 
-  private seal(key: string, role: string, value: unknown): string {
-    return this.deps.sealer.seal(JSON.stringify(value), `${key}|${role}`);
+  private seal(key: string, role: RecordRole, value: unknown): string {
+    return sealRecord(this.deps, role, key, value);
   }
 
   /** Opens a sealed value; anything that fails the check (tampered, moved, old key) is absent. */
-  private open<T>(key: string, role: string, sealed: string | null): T | null {
-    if (sealed === null) return null;
-    try {
-      return JSON.parse(this.deps.sealer.open(sealed, `${key}|${role}`)) as T;
-    } catch (err) {
-      if (err instanceof SealError || err instanceof SyntaxError) return null;
-      throw err;
-    }
+  private open<T>(key: string, role: RecordRole, sealed: string | null): T | null {
+    return openRecord<T>(this.deps, role, key, sealed);
   }
 
   private ttl(until: number): number {
@@ -85,7 +81,7 @@ export class GrantRepository {
     const [raw, rawRevoked] = await this.deps.store.getMany([grantKey(id), revokedKey(id)]);
     const record = this.open<GrantRecord>(grantKey(id), 'grant', raw ?? null);
     if (!record || record.id !== id) return null;
-    const revoked = this.open<RevokedMarker>(revokedKey(id), 'revoked', rawRevoked ?? null);
+    const revoked = this.open<RevokedMarker>(revokedKey(id), 'grant_revoked', rawRevoked ?? null);
     if (revoked && record.state === 'active') {
       return { ...record, state: 'revoked', revoked, webex: null };
     }
@@ -147,24 +143,26 @@ export class GrantRepository {
   /** Records the revocation; true for the first one (which alone is counted and logged). */
   async markRevoked(id: string, marker: RevokedMarker, ttlMs: number): Promise<boolean> {
     const key = revokedKey(id);
-    return this.deps.store.setIfAbsent(key, this.seal(key, 'revoked', marker), ttlMs);
+    return this.deps.store.setIfAbsent(key, this.seal(key, 'grant_revoked', marker), ttlMs);
   }
 
   async readRevoked(id: string): Promise<RevokedMarker | null> {
     const key = revokedKey(id);
-    return this.open<RevokedMarker>(key, 'revoked', await this.deps.store.get(key));
+    return this.open<RevokedMarker>(key, 'grant_revoked', await this.deps.store.get(key));
   }
 
   // Managed refresh tokens.
 
   async readPointer(digest: string): Promise<TokenPointer | null> {
     const key = pointerKey(digest);
-    return this.open<TokenPointer>(key, 'pointer', await this.deps.store.get(key));
+    return this.open<TokenPointer>(key, 'grant_pointer', await this.deps.store.get(key));
   }
 
   async writePointer(digest: string, pointer: TokenPointer, ttlMs: number): Promise<void> {
     const key = pointerKey(digest);
-    await this.deps.store.set(key, this.seal(key, 'pointer', pointer), ttlMs, { durable: true });
+    await this.deps.store.set(key, this.seal(key, 'grant_pointer', pointer), ttlMs, {
+      durable: true,
+    });
   }
 
   async deletePointer(digest: string): Promise<void> {
@@ -177,7 +175,7 @@ export class GrantRepository {
    */
   async claimRotation(digest: string, marker: RotatedMarker, ttlMs: number): Promise<boolean> {
     const key = rotatedKey(digest);
-    return this.deps.store.setIfAbsent(key, this.seal(key, 'rotated', marker), ttlMs);
+    return this.deps.store.setIfAbsent(key, this.seal(key, 'grant_rotated', marker), ttlMs);
   }
 
   /** Undo a claim whose rotation could not finish (Webex busy): the token stays usable. */
@@ -187,29 +185,29 @@ export class GrantRepository {
 
   async readRotated(digest: string): Promise<RotatedMarker | null> {
     const key = rotatedKey(digest);
-    return this.open<RotatedMarker>(key, 'rotated', await this.deps.store.get(key));
+    return this.open<RotatedMarker>(key, 'grant_rotated', await this.deps.store.get(key));
   }
 
   async writeAnswer(digest: string, answer: unknown, ttlMs: number): Promise<void> {
     const key = answerKey(digest);
-    await this.deps.store.set(key, this.seal(key, 'answer', answer), ttlMs);
+    await this.deps.store.set(key, this.seal(key, 'grant_answer', answer), ttlMs);
   }
 
   async readAnswer<T>(digest: string): Promise<T | null> {
     const key = answerKey(digest);
-    return this.open<T>(key, 'answer', await this.deps.store.get(key));
+    return this.open<T>(key, 'grant_answer', await this.deps.store.get(key));
   }
 
   // Webex refresh tokens the service delivered.
 
   async readDelivered(digest: string): Promise<TokenPointer | null> {
     const key = deliveredKey(digest);
-    return this.open<TokenPointer>(key, 'delivered', await this.deps.store.get(key));
+    return this.open<TokenPointer>(key, 'grant_delivered', await this.deps.store.get(key));
   }
 
   async writeDelivered(digest: string, pointer: TokenPointer, ttlMs: number): Promise<void> {
     const key = deliveredKey(digest);
-    await this.deps.store.set(key, this.seal(key, 'delivered', pointer), ttlMs, {
+    await this.deps.store.set(key, this.seal(key, 'grant_delivered', pointer), ttlMs, {
       durable: true,
     });
   }
