@@ -648,3 +648,17 @@ func checkMetricTarget(path *field.Path, t autoscalingv2.MetricTarget) field.Err
 	}
 	return nil
 }
+
+// checkPVC: a claim needs at least one access mode and a positive storage request.
+func checkPVC(c *corev1.PersistentVolumeClaim) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	if len(c.Spec.AccessModes) == 0 {
+		errs = append(errs, field.Required(spec.Child("accessModes"), "at least one access mode"))
+	}
+	storage, ok := c.Spec.Resources.Requests[corev1.ResourceStorage]
+	if !ok || storage.Sign() <= 0 {
+		errs = append(errs, field.Required(spec.Child("resources", "requests", "storage"), "a positive size"))
+	}
+	return errs
+}

@@ -185,3 +185,9 @@ func TestToJSON(t *testing.T) {
 		t.Fatalf("unexpected documents: %s", out)
 	}
 }
+
+func TestPersistentVolumeClaim(t *testing.T) {
+	expectOK(t, "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n")
+	expectFail(t, "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  resources: {requests: {storage: 1Gi}}\n", "accessModes")
+	expectFail(t, "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n", "storage")
+}

@@ -25,6 +25,7 @@ var newObject = map[string]func() any{
 	"v1/ConfigMap":                            func() any { return &corev1.ConfigMap{} },
 	"v1/Secret":                               func() any { return &corev1.Secret{} },
 	"v1/ServiceAccount":                       func() any { return &corev1.ServiceAccount{} },
+	"v1/PersistentVolumeClaim":                func() any { return &corev1.PersistentVolumeClaim{} },
 	"networking.k8s.io/v1/Ingress":            func() any { return &networkingv1.Ingress{} },
 	"networking.k8s.io/v1/NetworkPolicy":      func() any { return &networkingv1.NetworkPolicy{} },
 	"policy/v1/PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
@@ -122,6 +123,8 @@ func objectMeta(obj any) *metav1.ObjectMeta {
 		return &v.ObjectMeta
 	case *corev1.ServiceAccount:
 		return &v.ObjectMeta
+	case *corev1.PersistentVolumeClaim:
+		return &v.ObjectMeta
 	case *networkingv1.Ingress:
 		return &v.ObjectMeta
 	case *networkingv1.NetworkPolicy:
@@ -149,6 +152,8 @@ func checkObject(o *object) field.ErrorList {
 		return append(checkMeta(meta, &v.ObjectMeta, dns1123Subdomain), checkSecret(v)...)
 	case *corev1.ServiceAccount:
 		return checkMeta(meta, &v.ObjectMeta, dns1123Subdomain)
+	case *corev1.PersistentVolumeClaim:
+		return append(checkMeta(meta, &v.ObjectMeta, dns1123Subdomain), checkPVC(v)...)
 	case *networkingv1.Ingress:
 		return append(checkMeta(meta, &v.ObjectMeta, dns1123Subdomain), checkIngress(v)...)
 	case *networkingv1.NetworkPolicy:
