@@ -3,7 +3,7 @@
  * and against the in-memory store by test/integration/store.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Store } from '../src/store/store';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,10 +15,10 @@ export function storeContract(
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
-    before(async () => {
+    beforeAll(async () => {
       ({ store, cleanup } = await make());
     });
-    after(async () => {
+    afterAll(async () => {
       await cleanup();
     });
 

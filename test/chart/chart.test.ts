@@ -5,7 +5,7 @@
  * Needs .bin/helm and .bin/kubevalidate: `bash scripts/ci-helm.sh` builds both (pinned, cached).
  * Run: node --import tsx --test test/chart/chart.test.ts
  */
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

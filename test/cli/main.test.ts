@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import type { Clock } from '../../src/cli/device';
 import { Interrupted } from '../../src/cli/errors';
 import { type CliIO, run } from '../../src/cli/main';

@@ -4,7 +4,7 @@
  * limit (per address and per browser), and the ALLOWED_ORG_IDS refusal in both flows.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import {
   approveHandoff,
   decideAtSandbox,
@@ -74,7 +74,7 @@ function assert429(page: Page, what: string): void {
 describe('approval page, CSRF and rate limits', () => {
   let srv: TestServer;
   const LIMIT = 3;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: {
         TRUST_PROXY: 'true',
@@ -85,7 +85,7 @@ describe('approval page, CSRF and rate limits', () => {
       },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('shows client name and description, scopes with descriptions, requester address and agent, times, the warning', async () => {
     const ua = 'nightly-report/2.1 (<b>reports-01</b>)';
@@ -239,7 +239,7 @@ describe('approval page, CSRF and rate limits', () => {
 
 describe('wrong, expired and used codes', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: {
         DEVICE_CODE_TTL_SECONDS: '2',
@@ -248,7 +248,7 @@ describe('wrong, expired and used codes', () => {
       },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('all get the same answer, and approving an expired request is refused', async () => {
     const expiring = await handoffFrom(srv);
@@ -294,13 +294,13 @@ describe('wrong, expired and used codes', () => {
 
 describe('ALLOWED_ORG_IDS', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: { ALLOWED_ORG_IDS: 'org-ours,org-partner', DEVICE_POLL_INTERVAL_SECONDS: '1' },
       sandboxOptions: { orgId: 'org-elsewhere', tokenPrefix: 'ORGTK' },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('an admin of another organization: tokens discarded, handoff denied, the admin is told why', async () => {
     const h = await handoffFrom(srv);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { approveHandoff, denyHandoff } from '../helpers/admin';
 import { dumpPrefix } from '../helpers/redis';
@@ -65,13 +65,13 @@ async function until<T>(
 }
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: { DEVICE_POLL_INTERVAL_SECONDS: '1', DEVICE_MAX_WAIT_SECONDS: '2' },
     sandboxOptions: { tokenPrefix: 'CURLTK' },
   });
 });
-after(() => srv.close());
+afterAll(() => srv.close());
 
 test('curl and jq are installed (the README handoff needs them)', async () => {
   const probe = run('bash', ['-c', 'command -v curl && command -v jq']);
