@@ -3,7 +3,7 @@
  * what the cluster would run against what the app really understands.
  *
  * Needs .bin/helm and .bin/kubevalidate: `bash scripts/ci-helm.sh` builds both (pinned, cached).
- * Run: node --import tsx --test test/chart/chart.test.ts
+ * Run: npm test -- --selectProjects chart
  */
 import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
