@@ -24,7 +24,7 @@ import { pagesRouter } from './routes/pages';
 import { tokenRouter } from './routes/token';
 import type { Sandbox } from './sandbox/sandbox';
 import type { Store } from './store/store';
-import { Views } from './views/render';
+import { renderViews, viewSettings } from './views/views';
 import type { WebexClient } from './webex/client';
 
 export interface AppDeps {
@@ -50,8 +50,7 @@ export function createApp(deps: AppDeps): Koa {
   app.maxIpsCount = config.trustProxy ? 1 : 0;
   app.silent = true;
 
-  const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
-  const flow: FlowDeps & { views: Views } = {
+  const flow: FlowDeps = {
     config,
     store: deps.store,
     sealer: deps.sealer,
@@ -60,7 +59,6 @@ export function createApp(deps: AppDeps): Koa {
     metrics,
     limiter: new RateLimiter(deps.store, metrics),
     now: deps.now ?? Date.now,
-    views,
   };
   const waiters = deps.waiters ?? new HandoffWaiters({ store: deps.store });
 
@@ -71,7 +69,12 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
-  app.use(errorHandler({ logger, views, metrics }));
+  app.use(
+    renderViews(
+      viewSettings({ env: config.env, sandbox: config.sandbox || Boolean(deps.sandbox) }),
+    ),
+  );
+  app.use(errorHandler({ logger, metrics }));
   app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
   app.use(readForm);
@@ -84,7 +87,7 @@ export function createApp(deps: AppDeps): Koa {
     oauthRouter(flow),
     deviceRouter(flow),
   ];
-  if (deps.sandbox) routers.push(deps.sandbox.router((view, locals) => views.render(view, locals)));
+  if (deps.sandbox) routers.push(deps.sandbox.router());
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
   app.on('error', (err: Error) => {

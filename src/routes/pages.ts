@@ -3,25 +3,24 @@ import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
 import { ensureBrowserId } from '../middleware/browser-id';
-import type { Views } from '../views/render';
 import { checkRequestedScopes, describeScope, groupScopes, presetsFor } from '../webex/scopes';
 
 /** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
-export function pagesRouter(deps: FlowDeps & { views: Views }): Router {
-  const { config, views } = deps;
+export function pagesRouter(deps: FlowDeps): Router {
+  const { config } = deps;
   const router = new Router();
   const offered = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
   const groups = groupScopes(offered);
   const presets = presetsFor(offered);
 
-  router.get('home', '/', (ctx) => {
+  router.get('home', '/', async (ctx) => {
     if (config.scopesMode === 'static') {
-      ctx.body = views.render('static', { scopes: config.staticScopes.map(describeScope) });
+      await ctx.render('static', { scopes: config.staticScopes.map(describeScope) });
       return;
     }
     const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
     const preset = presets.find((p) => p.id === presetId);
-    ctx.body = views.render('home', {
+    await ctx.render('home', {
       groups,
       presets,
       selected: preset?.scopes ?? [],

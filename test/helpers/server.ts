@@ -18,7 +18,7 @@ import { Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox';
 import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
 import type { Store } from '../../src/store/store';
-import { Views } from '../../src/views/render';
+import { renderViews } from '../../src/views/views';
 import { webexClientFor } from '../../src/webex/client';
 import { dumpPrefix, sharedRedis, uniquePrefix } from './redis';
 
@@ -82,9 +82,9 @@ export async function startSandbox(options: Partial<SandboxOptions> = {}): Promi
     ...options,
   });
   const app = new Koa();
-  const views = new Views({ sandbox: true });
+  app.use(renderViews({ sandbox: true, cache: true }));
   app.use(formBody(64 * 1024));
-  const router = sandbox.router((view, locals) => views.render(view, locals), '/v1');
+  const router = sandbox.router('/v1');
   app.use(router.routes()).use(router.allowedMethods());
   const server = http.createServer(app.callback());
   const port = await listen(server);
