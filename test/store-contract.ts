@@ -6,17 +6,25 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Store } from '../src/store/store';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function storeContract(
-  name: string,
-  make: () => Promise<{ store: Store; cleanup: () => Promise<void> }>,
-): void {
+export interface ContractSubject {
+  store: Store;
+  cleanup: () => Promise<void>;
+  /**
+   * Lets `ms` of the store's time pass. Default: real time (Redis keeps its own clock); a store
+   * built on an injected clock advances that instead, so TTL checks never race a loaded machine.
+   */
+  elapse?: (ms: number) => Promise<void>;
+}
+
+export function storeContract(name: string, make: () => Promise<ContractSubject>): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
+    let elapse: (ms: number) => Promise<void>;
     beforeAll(async () => {
-      ({ store, cleanup } = await make());
+      ({ store, cleanup, elapse = sleep } = await make());
     });
     afterAll(async () => {
       await cleanup();
@@ -35,7 +43,7 @@ export function storeContract(
     test('values expire after their TTL', async () => {
       await store.set('ttl', 'x', 150);
       assert.equal(await store.get('ttl'), 'x');
-      await sleep(300);
+      await elapse(300);
       assert.equal(await store.get('ttl'), null);
     });
 
@@ -43,7 +51,7 @@ export function storeContract(
       assert.equal(await store.setIfAbsent('nx', '1', 150), true);
       assert.equal(await store.setIfAbsent('nx', '2', 150), false);
       assert.equal(await store.get('nx'), '1');
-      await sleep(300);
+      await elapse(300);
       assert.equal(await store.setIfAbsent('nx', '3', 5000), true);
     });
 
@@ -72,7 +80,7 @@ export function storeContract(
       const first = await store.readAndGate(['r1', 'c1', 'x1'], gate);
       assert.deepEqual(first, { values: ['record', null, null], opened: true });
       assert.equal((await store.readAndGate(['r1', 'c1', 'x1'], gate)).opened, false);
-      await sleep(300);
+      await elapse(300);
       assert.equal((await store.readAndGate(['r1', 'c1', 'x1'], gate)).opened, true);
     });
 
@@ -92,9 +100,9 @@ export function storeContract(
       const first = await store.readAndGate(['r3', 'c3'], gate);
       assert.deepEqual(first, { values: ['record', '2'], opened: true });
       // 50 + 2 × 100 = 250 ms: still shut well after the bare 50 ms, open after 250.
-      await sleep(150);
+      await elapse(150);
       assert.equal((await store.readAndGate(['r3', 'c3'], gate)).opened, false);
-      await sleep(250);
+      await elapse(250);
       assert.equal((await store.readAndGate(['r3', 'c3'], gate)).opened, true);
     });
 
@@ -104,7 +112,7 @@ export function storeContract(
       assert.equal(a.count, 1);
       assert.equal(b.count, 2);
       assert.ok(b.ttlMs > 0 && b.ttlMs <= 200, `ttl ${b.ttlMs}`);
-      await sleep(350);
+      await elapse(350);
       assert.equal((await store.increment('ctr', 200)).count, 1);
     });
 

@@ -7,8 +7,13 @@ import { dumpPrefix, sharedRedis, uniquePrefix } from '../helpers/redis';
 import { storeContract } from '../store-contract';
 
 storeContract('memory', async () => {
-  const store = new MemoryStore();
-  return { store, cleanup: () => store.close() };
+  // an injected clock: the TTL tests advance it instead of sleeping
+  let now = Date.now();
+  const store = new MemoryStore(() => now);
+  const elapse = async (ms: number) => {
+    now += ms;
+  };
+  return { store, cleanup: () => store.close(), elapse };
 });
 
 storeContract('redis', async () => {
