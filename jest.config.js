@@ -55,7 +55,7 @@ module.exports = {
   coverageProvider: 'v8',
   collectCoverageFrom: ['src/**/*.ts'],
   coverageReporters: ['text-summary', 'lcov'],
-  // A test that leaves a handle open is a bug to fix, not a reason for Jest to wait forever.
+  // Warn about probable open handles (a leak to fix) when Jest has not exited 5 s after the run.
   openHandlesTimeout: 5000,
   verbose: true,
 };
