@@ -38,7 +38,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'scripts/**', 'bench/**', 'bin/**', 'test/**'],
+    files: ['src/cli/**', 'scripts/**', 'bench/**', 'bin/**', 'test/**', 'jest.config.js'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
 );
