@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { promisify } from 'node:util';
 import { approveHandoff } from '../helpers/admin';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -34,7 +34,7 @@ async function repositoryFiles(): Promise<string[]> {
   return stdout.split('\0').filter((f) => f !== '' && fs.existsSync(path.join(ROOT, f)));
 }
 
-before(async () => {
+beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-token-pack-'));
   const copy = path.join(work, 'repo');
   for (const f of await repositoryFiles()) {
@@ -66,7 +66,7 @@ before(async () => {
   });
 });
 
-after(async () => {
+afterAll(async () => {
   await srv?.close();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
