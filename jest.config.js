@@ -1,6 +1,7 @@
 // Jest runs every test under test/, one project per folder, TypeScript through @swc/jest.
 // `npm test` runs them all; `npm test -- --selectProjects unit`, `npm test -- test/unit/config.test.ts`
-// or `npm test -- -t "name"` narrow it down (README, "Tests").
+// or `npm test -- -t "name"` narrow it down (README, "Development"). test/topologies is not
+// part of it: `npm run test:topologies` runs it (jest.topologies.config.js).
 // @ts-check
 const path = require('node:path');
 
@@ -18,8 +19,11 @@ const swc = {
 // openid-client v6 and its dependencies ship ES modules only: compile them like our sources.
 const ESM_ONLY = ['openid-client', 'oauth4webapi', 'jose'];
 
-/** One project per test folder; `timeout` is a single test's (or hook's) limit in ms. */
-function project(name, timeout) {
+/**
+ * One project per test folder; `timeout` is a single test's (or hook's) limit in ms; `extra`
+ * adds project options (the chart project's globalSetup).
+ */
+function project(name, timeout, extra = {}) {
   return {
     displayName: name,
     rootDir: __dirname,
@@ -35,6 +39,7 @@ function project(name, timeout) {
     setupFilesAfterEnv: [path.join(__dirname, 'test/jest/timeout.ts')],
     // read by test/jest/timeout.ts: Jest's testTimeout is global, not per project
     globals: { TEST_TIMEOUT_MS: timeout },
+    ...extra,
   };
 }
 
@@ -45,7 +50,9 @@ module.exports = {
     project('cli', 60_000),
     project('integration', 120_000),
     project('security', 120_000),
-    project('chart', 120_000),
+    // Builds helm and kubevalidate (scripts/build-tools.sh, cached in .bin/) before the chart
+    // tests start, so a cold Go cache shows its output up front and costs no test its timeout.
+    project('chart', 120_000, { globalSetup: '<rootDir>/test/jest/chart-tools.ts' }),
     project('e2e', 180_000),
   ],
   globalSetup: '<rootDir>/test/jest/global-setup.ts',

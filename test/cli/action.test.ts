@@ -114,7 +114,8 @@ describe('the GitHub Action script', () => {
         .map((l) => JSON.parse(l) as Run['calls'][number]),
       outputs: fs.readFileSync(files.output, 'utf8'),
       env: fs.readFileSync(files.env, 'utf8'),
-      leftovers: fs.readdirSync(runnerTemp),
+      // a copy made in this realm: Jest's sandbox would see fs's array as a foreign Array
+      leftovers: [...fs.readdirSync(runnerTemp)],
     };
     fs.rmSync(dir, { recursive: true, force: true });
     return result;
