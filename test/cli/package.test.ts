@@ -64,7 +64,9 @@ beforeAll(async () => {
     store: 'memory',
     env: { DEVICE_POLL_INTERVAL_SECONDS: '1', RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000' },
   });
-});
+  // npm pack runs the build (tsc and the CLI bundle), then npm install: minutes on a loaded
+  // machine, past the cli project's 60 s (node's runner set no limit on hooks).
+}, 10 * 60_000);
 
 afterAll(async () => {
   await srv?.close();
