@@ -40,6 +40,7 @@ DEFAULT_SET=(
   --set 'ingress.tls[0].secretName=tokens-tls'
   --set 'ingress.tls[0].hosts[0]=tokens.example.com'
   --set config.allowedOrgIds=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c
+  --set-string 'config.allowedScopes=spark-admin:people_read spark:people_read'
 )
 
 # --- lint ---------------------------------------------------------------------

@@ -25,7 +25,8 @@ metrics_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.
 key="$(head -c 32 /dev/urandom | base64)"
 prod_env=(NODE_ENV=production PORT="$port" HOST=127.0.0.1 METRICS_PORT="$metrics_port"
   PUBLIC_URL="https://tokens.example.test" CLIENT_ID=ci-client-id CLIENT_SECRET=ci-client-secret
-  ALLOWED_ORG_IDS=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c REDIS_URL="$REDIS_URL" REDIS_PREFIX="$prefix" TOKEN_ENCRYPTION_KEY="$key")
+  ALLOWED_ORG_IDS=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c
+  ALLOWED_SCOPES="spark-admin:people_read spark:people_read" REDIS_URL="$REDIS_URL" REDIS_PREFIX="$prefix" TOKEN_ENCRYPTION_KEY="$key")
 
 # Production refuses what would let strangers in, with exit code 2 and a line saying what to do.
 refuses() {

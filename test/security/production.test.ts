@@ -16,6 +16,7 @@ const PROD = {
   CLIENT_ID: 'id',
   CLIENT_SECRET: 'secret',
   ALLOWED_ORG_IDS: '6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
+  ALLOWED_SCOPES: 'spark-admin:people_read spark:people_read',
   METRICS_PORT: '9090',
   HOST: '127.0.0.1',
   PORT: '0',

@@ -258,6 +258,8 @@ describe('config', () => {
       PUBLIC_URL: 'https://t.example',
       CLIENT_ID: 'id',
       CLIENT_SECRET: 's',
+      ALLOWED_ORG_IDS: ORG_A,
+      METRICS_PORT: '9090',
     };
     fails(
       prod,
@@ -268,7 +270,13 @@ describe('config', () => {
       /ALLOWED_SCOPES must include spark:people_read.*IDENTITY_SCOPE=none/,
     );
     assert.doesNotThrow(() =>
-      loadConfig({ ...prod, ALLOWED_SCOPES: 'spark-admin:devices_read', IDENTITY_SCOPE: 'none' }),
+      loadConfig({
+        ...prod,
+        ALLOWED_SCOPES: 'spark-admin:devices_read',
+        IDENTITY_SCOPE: 'none',
+        ALLOWED_ORG_IDS: '',
+        ALLOW_ANY_ORG: 'true',
+      }),
     );
     assert.doesNotThrow(() =>
       loadConfig({ ...prod, SCOPES_MODE: 'static', SCOPES: 'spark-admin:devices_read' }),
@@ -366,6 +374,7 @@ describe('config', () => {
       CLIENT_SECRET: 's',
       ALLOWED_ORG_IDS: '6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
       METRICS_PORT: '9090',
+      ALLOWED_SCOPES: 'spark-admin:people_read spark:people_read',
     };
     assert.doesNotThrow(() => loadConfig(prod));
     fails({ ...prod, SANDBOX: 'true' }, /SANDBOX=true is refused when NODE_ENV=production/);
