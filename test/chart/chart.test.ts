@@ -573,8 +573,9 @@ test('bad values fail at render time with a message naming the value', () => {
 });
 
 test('an Ingress without TLS is refused unless allowPlainHttp; nginx redirects http to https', () => {
+  // BASE without its TLS lines (credentials, host and allowed scopes come first)
   const noTls = [
-    ...BASE.slice(0, 6),
+    ...BASE.slice(0, 8),
     '--set',
     'config.allowedOrgIds=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
   ];
@@ -607,7 +608,7 @@ test('an Ingress without TLS is refused unless allowPlainHttp; nginx redirects h
 });
 
 test('an empty org allowlist is refused unless allowAnyOrg is set on purpose', () => {
-  const noOrg = [...BASE.slice(0, 10)];
+  const noOrg = [...BASE.slice(0, 12)]; // BASE without its org list
   const refused = helmTemplate(noOrg);
   assert.equal(refused.ok, false);
   assert.match(refused.stderr, /allowedOrgIds is empty.*config\.allowAnyOrg=true/);
