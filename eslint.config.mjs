@@ -38,7 +38,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'scripts/**', 'bench/**', 'bin/**', 'test/**'],
+    files: [
+      'src/cli/**',
+      'scripts/**',
+      'bench/**',
+      'bin/**',
+      'test/**',
+      'jest.config.js',
+      'jest.topologies.config.js',
+    ],
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -22,7 +22,7 @@ import { oauthRouter } from './routes/oauth';
 import { pagesRouter } from './routes/pages';
 import { tokenRouter } from './routes/token';
 import type { Sandbox } from './sandbox/sandbox';
-import { Views } from './views/render';
+import { renderViews, viewSettings } from './views/views';
 
 export interface AppDeps extends FlowDeps {
   /** Waiting polls; the service releases them at shutdown. */
@@ -42,12 +42,10 @@ export function createApp(deps: AppDeps): Koa {
   app.maxIpsCount = config.trustProxy ? 1 : 0;
   app.silent = true;
 
-  const views = new Views({ sandbox: config.sandbox || Boolean(deps.sandbox) });
   const { waiters, sandbox, cliDownload: given, ...flowDeps } = deps;
   const cliDownload = given ?? defaultCliDownloadSource(logger);
-  const flow: FlowDeps & { views: Views; cliDownload: CliDownloadSource } = {
+  const flow: FlowDeps & { cliDownload: CliDownloadSource } = {
     ...flowDeps,
-    views,
     cliDownload,
   };
 
@@ -59,7 +57,12 @@ export function createApp(deps: AppDeps): Koa {
   app.use(clientAddress(config));
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
-  app.use(errorHandler({ logger, views, metrics }));
+  app.use(
+    renderViews(
+      viewSettings({ env: config.env, sandbox: config.sandbox || Boolean(deps.sandbox) }),
+    ),
+  );
+  app.use(errorHandler({ logger, metrics }));
   app.use(httpsOnly(config));
   // The callback too, when Webex sends the browser back to PUBLIC_URL's own origin (as usual).
   const callback = new URL(config.redirectUri);
@@ -81,7 +84,7 @@ export function createApp(deps: AppDeps): Koa {
     oauthRouter(flow),
     deviceRouter(flow),
   ];
-  if (sandbox) routers.push(sandbox.router((view, locals) => views.render(view, locals)));
+  if (sandbox) routers.push(sandbox.router());
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
   app.on('error', (err: Error) => {

@@ -3,22 +3,30 @@
  * and against the in-memory store by test/integration/store.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Store } from '../src/store/store';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function storeContract(
-  name: string,
-  make: () => Promise<{ store: Store; cleanup: () => Promise<void> }>,
-): void {
+export interface ContractSubject {
+  store: Store;
+  cleanup: () => Promise<void>;
+  /**
+   * Lets `ms` of the store's time pass. Default: real time (Redis keeps its own clock); a store
+   * built on an injected clock advances that instead, so TTL checks never race a loaded machine.
+   */
+  elapse?: (ms: number) => Promise<void>;
+}
+
+export function storeContract(name: string, make: () => Promise<ContractSubject>): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
-    before(async () => {
-      ({ store, cleanup } = await make());
+    let elapse: (ms: number) => Promise<void>;
+    beforeAll(async () => {
+      ({ store, cleanup, elapse = sleep } = await make());
     });
-    after(async () => {
+    afterAll(async () => {
       await cleanup();
     });
 
@@ -35,7 +43,7 @@ export function storeContract(
     test('values expire after their TTL', async () => {
       await store.set('ttl', 'x', 150);
       assert.equal(await store.get('ttl'), 'x');
-      await sleep(300);
+      await elapse(300);
       assert.equal(await store.get('ttl'), null);
     });
 
@@ -43,7 +51,7 @@ export function storeContract(
       assert.equal(await store.setIfAbsent('nx', '1', 150), true);
       assert.equal(await store.setIfAbsent('nx', '2', 150), false);
       assert.equal(await store.get('nx'), '1');
-      await sleep(300);
+      await elapse(300);
       assert.equal(await store.setIfAbsent('nx', '3', 5000), true);
     });
 
@@ -95,7 +103,7 @@ export function storeContract(
         (await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened,
         false,
       );
-      await sleep(300);
+      await elapse(300);
       assert.equal((await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened, true);
     });
 
@@ -115,9 +123,9 @@ export function storeContract(
       const first = await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate);
       assert.deepEqual(first, { values: ['record', '2'], opened: true });
       // 50 + 2 × 100 = 250 ms: still shut well after the bare 50 ms, open after 250.
-      await sleep(150);
+      await elapse(150);
       assert.equal((await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, false);
-      await sleep(250);
+      await elapse(250);
       assert.equal((await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, true);
     });
 
@@ -127,7 +135,7 @@ export function storeContract(
       assert.equal(a.count, 1);
       assert.equal(b.count, 2);
       assert.ok(b.ttlMs > 0 && b.ttlMs <= 200, `ttl ${b.ttlMs}`);
-      await sleep(350);
+      await elapse(350);
       assert.equal((await store.increment('ctr', 200)).count, 1);
     });
 
@@ -146,17 +154,17 @@ export function storeContract(
       await store.setRemove('s1', 'a');
       await store.setRemove('s1', 'never-added');
       assert.deepEqual((await store.setMembers('s1')).sort(), ['b', 'c']);
-      await sleep(300);
+      await elapse(300);
       assert.deepEqual(await store.setMembers('s1'), ['c']);
     });
 
     test('sets: re-adding replaces the expiry of a member; the set goes when its last member does', async () => {
       await store.setAdd('s2', 'x', 5000);
       await store.setAdd('s2', 'x', 150);
-      await sleep(300);
+      await elapse(300);
       assert.deepEqual(await store.setMembers('s2'), []);
       await store.setAdd('s3', 'y', 150);
-      await sleep(300);
+      await elapse(300);
       // A plain value may take the key again once the set has gone.
       assert.equal(await store.setIfAbsent('s3', 'v', 5000), true);
       await store.delete('s3');

@@ -4,7 +4,6 @@ import { HttpError, OAuthError, methodNotAllowed, notFound } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { logAtDebug } from './request-log';
-import type { Views } from '../views/render';
 
 /** Paths answered as JSON whatever the Accept header says: scripts live here. */
 const MACHINE_PATH = /^\/(oauth2\/|\.well-known\/|healthz|readyz|metrics)/;
@@ -13,11 +12,7 @@ const MACHINE_PATH = /^\/(oauth2\/|\.well-known\/|healthz|readyz|metrics)/;
  * The one place errors become responses: JSON (RFC 6749 §5.2 shape) for scripts, an
  * explanatory page for browsers. 5xx internals are logged, never shown.
  */
-export function errorHandler(deps: {
-  logger: Logger;
-  views: Views;
-  metrics: Metrics;
-}): Koa.Middleware {
+export function errorHandler(deps: { logger: Logger; metrics: Metrics }): Koa.Middleware {
   return async function handleErrors(ctx, next) {
     try {
       await next();
@@ -47,8 +42,7 @@ export function errorHandler(deps: {
       if (wantsJson) {
         ctx.body = { error: err.code, error_description: message };
       } else {
-        ctx.type = 'html';
-        ctx.body = deps.views.render('error', {
+        await ctx.render('error', {
           pageTitle: err.title,
           title: err.title,
           message,

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import Router from '@koa/router';
+import type Koa from 'koa';
 import { formatUserCode, normalizeUserCode } from '../crypto';
 import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
@@ -14,29 +15,33 @@ import {
   type WatchState,
 } from '../flows/device';
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
-import type { Views } from '../views/render';
 import { claimedUserAgent, utc } from '../views/format';
 import { describeScope, identityScopeFor } from '../webex/scopes';
 import { formBody, single } from './params';
 
 /** The verification pages an admin uses to approve or deny a script's request. */
-export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
-  const { config, views } = deps;
+export function deviceRouter(deps: FlowDeps): Router {
+  const { config } = deps;
   const router = new Router();
 
-  const enterPage = (browserId: string, userCode: string, problem: string | null) =>
-    views.render('device-enter', {
+  const enterPage = (
+    ctx: Koa.Context,
+    browserId: string,
+    userCode: string,
+    problem: string | null,
+  ) =>
+    ctx.render('device-enter', {
       pageTitle: 'Approve a script',
       csrf: csrfTokenFor(deps, browserId),
       userCode,
       problem,
     });
 
-  router.get('verification', '/device', (ctx) => {
+  router.get('verification', '/device', async (ctx) => {
     const browserId = ensureBrowserId(ctx, config);
     const typed = typeof ctx.query.user_code === 'string' ? ctx.query.user_code : '';
     const code = normalizeUserCode(typed);
-    ctx.body = enterPage(browserId, code ? formatUserCode(code) : '', null);
+    await enterPage(ctx, browserId, code ? formatUserCode(code) : '', null);
   });
 
   router.post('verification-submit', '/device', async (ctx) => {
@@ -48,7 +53,8 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     if (!found) {
       ctx.status = 400;
       // Keep what was typed, so that one wrong letter is corrected rather than typed again.
-      ctx.body = enterPage(
+      await enterPage(
+        ctx,
         browserId!,
         typed.trim().slice(0, 32),
         'That code is not valid: it may be mistyped, expired, or already used. Check the code the script shows and try again.',
@@ -57,7 +63,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     }
     const { record } = found;
     const client = config.device.clients.find((c) => c.id === record.clientId);
-    ctx.body = views.render('device-approve', {
+    await ctx.render('device-approve', {
       pageTitle: 'Approve this request?',
       csrf: csrfTokenFor(deps, browserId!),
       handoff: found.handoff,
@@ -117,7 +123,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     checkCsrf(deps, readBrowserId(ctx, config), single(body, 'csrf'));
     const pending = await pendingFrom(body);
     await denyHandoff(deps, pending, 'declined');
-    ctx.body = views.render('device-done', {
+    await ctx.render('device-done', {
       pageTitle: 'Request denied',
       approved: false,
       clientName: pending.record.clientName,

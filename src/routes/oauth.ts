@@ -9,11 +9,10 @@ import {
   type HandoffRecord,
 } from '../flows/device';
 import { readBrowserId } from '../middleware/browser-id';
-import type { Views } from '../views/render';
 import { lifetime } from '../views/format';
 
 /** The Webex redirect (REDIRECT_URI) for every flow. */
-export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
+export function oauthRouter(deps: FlowDeps): Router {
   const router = new Router();
   const callbackPath = new URL(deps.config.redirectUri).pathname;
 
@@ -32,7 +31,7 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
     if (result.kind === 'browser') {
       const { tokens, person, granted } = result;
       const now = deps.now();
-      ctx.body = deps.views.render('tokens', {
+      await ctx.render('tokens', {
         pageTitle: 'Your tokens',
         tokens,
         person,
@@ -69,7 +68,7 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
       throw result.error ?? new HttpError(502, 'webex_error', 'Webex did not return tokens.');
     }
     const { watchId } = await approveHandoff(deps, pending, result.tokens, result.person);
-    ctx.body = deps.views.render('device-done', {
+    await ctx.render('device-done', {
       pageTitle: 'Request approved',
       approved: true,
       clientName: pending.record.clientName,

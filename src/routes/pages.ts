@@ -5,7 +5,6 @@ import type { CliDownloadSource } from '../cli-download';
 import type { FlowDeps } from '../flows/context';
 import { addressId } from '../flows/rate-limit';
 import { ensureBrowserId } from '../middleware/browser-id';
-import type { Views } from '../views/render';
 import {
   checkRequestedScopes,
   describeScope,
@@ -15,10 +14,8 @@ import {
 } from '../webex/scopes';
 
 /** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
-export function pagesRouter(
-  deps: FlowDeps & { views: Views; cliDownload: CliDownloadSource },
-): Router {
-  const { config, views } = deps;
+export function pagesRouter(deps: FlowDeps & { cliDownload: CliDownloadSource }): Router {
+  const { config } = deps;
   const router = new Router();
   const offered = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
   const groups = groupScopes(offered);
@@ -36,7 +33,7 @@ export function pagesRouter(
     const download = await deps.cliDownload.get().catch(() => null);
     const cli = { command: cliCommand, sha256: download?.sha256 ?? null };
     if (config.scopesMode === 'static') {
-      ctx.body = views.render('static', {
+      await ctx.render('static', {
         scopes: config.staticScopes.map(describeScope),
         identityScope: identityScopeFor(config.identityScope, config.staticScopes),
         cli,
@@ -45,7 +42,7 @@ export function pagesRouter(
     }
     const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
     const preset = presets.find((p) => p.id === presetId);
-    ctx.body = views.render('home', {
+    await ctx.render('home', {
       groups,
       presets,
       selected: preset?.scopes ?? [],

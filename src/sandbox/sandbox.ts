@@ -60,8 +60,6 @@ interface IssuedCode {
   expiresAt: number;
 }
 
-export type RenderPage = (view: string, locals: Record<string, unknown>) => string;
-
 export class Sandbox {
   readonly faults: {
     token?: TokenFault;
@@ -106,11 +104,11 @@ export class Sandbox {
     return `${this.options.tokenPrefix ?? 'SBX'}_${kind}_${crypto.randomBytes(24).toString('base64url')}`;
   }
 
-  /** Routes, to be mounted at `<base>/v1`. `render` draws the authorize page. */
-  router(render: RenderPage, prefix = '/sandbox/v1'): Router {
+  /** Routes, to be mounted at `<base>/v1`; the app renders the authorize page (ctx.render). */
+  router(prefix = '/sandbox/v1'): Router {
     const r = new Router({ prefix });
 
-    r.get('/authorize', (ctx) => {
+    r.get('/authorize', async (ctx) => {
       this.calls.authorize++;
       const q = new URLSearchParams(ctx.querystring);
       this.lastAuthorize = q;
@@ -118,7 +116,7 @@ export class Sandbox {
       ctx.set('Cache-Control', 'no-store');
       if (problem) {
         ctx.status = 400;
-        ctx.body = render('sandbox-authorize', { problem, params: [] });
+        await ctx.render('sandbox-authorize', { problem, params: [] });
         return;
       }
       const unregistered = this.unregisteredScopes(q);
@@ -133,7 +131,7 @@ export class Sandbox {
         );
         return;
       }
-      ctx.body = render('sandbox-authorize', {
+      await ctx.render('sandbox-authorize', {
         problem: null,
         scopes: (q.get('scope') ?? '').split(' ').filter(Boolean),
         params: [...q.entries()],
@@ -141,7 +139,7 @@ export class Sandbox {
       });
     });
 
-    r.post('/authorize', (ctx) => {
+    r.post('/authorize', async (ctx) => {
       const body = (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {};
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(body))
@@ -149,7 +147,7 @@ export class Sandbox {
       const problem = this.checkAuthorize(q);
       if (problem) {
         ctx.status = 400;
-        ctx.body = render('sandbox-authorize', { problem, params: [] });
+        await ctx.render('sandbox-authorize', { problem, params: [] });
         return;
       }
       const scopes = (q.get('scope') ?? '').split(' ').filter(Boolean);

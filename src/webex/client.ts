@@ -205,8 +205,10 @@ export class WebexClient {
       retryAfter = parseRetryAfter(res.headers.get('retry-after'));
       text = await res.text();
     } catch (err) {
-      const timeout =
-        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      // By name, not instanceof Error: fetch's errors may come from another realm (a vm
+      // sandbox such as Jest's), where instanceof Error is false.
+      const name = (err as { name?: unknown } | null)?.name;
+      const timeout = name === 'TimeoutError' || name === 'AbortError';
       done(timeout ? 'timeout' : 'unreachable');
       throw new UpstreamError(
         endpoint === 'people_me' ? 'people/me' : 'access_token',

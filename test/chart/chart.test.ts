@@ -2,11 +2,12 @@
  * Helm chart tests: render helm/webex-scoped-tokens with the pinned helm in .bin/ and check
  * what the cluster would run against what the app really understands.
  *
- * Needs .bin/helm and .bin/kubevalidate: the `before` hook runs scripts/build-tools.sh, which
+ * Needs .bin/helm and .bin/kubevalidate: the chart project's globalSetup
+ * (test/jest/chart-tools.ts) and the `beforeAll` hook here run scripts/build-tools.sh, which
  * builds both with Go (pinned; cached in .bin/, so only a first run on a cold Go cache is slow).
- * Run: node --import tsx --test test/chart/chart.test.ts
+ * Run: npm test -- --selectProjects chart
  */
-import { before, test } from 'node:test';
+import { beforeAll, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -125,22 +126,19 @@ interface Ingress extends K8sObject {
 // ---- rendering -----------------------------------------------------------------------------
 
 /** Builds (or finds cached) the pinned helm and kubevalidate; a cold Go cache takes minutes. */
-before(
-  () => {
-    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-tools.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (r.error) throw r.error;
-    assert.equal(
-      r.status,
-      0,
-      `scripts/build-tools.sh could not build helm and kubevalidate:\n${r.stdout}\n${r.stderr}`,
-    );
-    for (const tool of [HELM, KUBEVALIDATE]) assert.ok(fs.existsSync(tool), `${tool} was built`);
-  },
-  { timeout: 30 * 60_000 },
-);
+beforeAll(() => {
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-tools.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.error) throw r.error;
+  assert.equal(
+    r.status,
+    0,
+    `scripts/build-tools.sh could not build helm and kubevalidate:\n${r.stdout}\n${r.stderr}`,
+  );
+  for (const tool of [HELM, KUBEVALIDATE]) assert.ok(fs.existsSync(tool), `${tool} was built`);
+}, 30 * 60_000);
 
 function helmTemplate(args: string[]): { ok: boolean; stdout: string; stderr: string } {
   const r = spawnSync(HELM, ['template', 'wst', CHART, '--namespace', 'tokens', ...args], {

@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'ci', 'github', 'webex-token-action.sh');
@@ -50,7 +50,7 @@ describe('the GitHub Action script', () => {
   let published = crypto.createHash('sha256').update(FAKE_CLI).digest('hex');
   let downloads = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     server = http.createServer((req, res) => {
       if (req.url === '/cli/webex-token.js') {
         downloads += 1;
@@ -67,7 +67,7 @@ describe('the GitHub Action script', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
-  after(async () => {
+  afterAll(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
@@ -114,7 +114,8 @@ describe('the GitHub Action script', () => {
         .map((l) => JSON.parse(l) as Run['calls'][number]),
       outputs: fs.readFileSync(files.output, 'utf8'),
       env: fs.readFileSync(files.env, 'utf8'),
-      leftovers: fs.readdirSync(runnerTemp),
+      // a copy made in this realm: Jest's sandbox would see fs's array as a foreign Array
+      leftovers: [...fs.readdirSync(runnerTemp)],
     };
     fs.rmSync(dir, { recursive: true, force: true });
     return result;

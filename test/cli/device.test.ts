@@ -3,7 +3,7 @@
  * poll spacing (interval measured from poll start, slow_down, wait), and error mapping.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import {
   type Clock,
   type DeviceAuthorization,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { describe, jest, test } from '@jest/globals';
 import type { Clock } from '../../src/cli/device';
 import { Interrupted } from '../../src/cli/errors';
 import { type CliIO, run } from '../../src/cli/main';
@@ -179,13 +179,15 @@ describe('status line', () => {
       { write: (c: string) => (err += c) },
       { live: false, quiet: false, now: () => 0, stopAt: 95_000, logEveryMs: 20 },
     );
-    status.start();
-    // Wait for the second line rather than a fixed time: a loaded machine fires timers late.
-    const deadline = Date.now() + 5000;
-    while (err.split('\n').length < 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
+    // Jest's fake timers: two logEveryMs intervals pass at once, however loaded the machine.
+    jest.useFakeTimers();
+    try {
+      status.start();
+      jest.advanceTimersByTime(45);
+      status.stop();
+    } finally {
+      jest.useRealTimers();
     }
-    status.stop();
     assert.match(err, /^(Still waiting for approval \(1 min 35 s left\)\n){2,}$/);
   });
 
@@ -195,10 +197,15 @@ describe('status line', () => {
       { write: (c: string) => (err += c) },
       { live: true, quiet: true, now: () => 0, stopAt: 1000, frameMs: 5 },
     );
-    status.start();
-    await new Promise((r) => setTimeout(r, 30));
-    status.note('x');
-    status.stop();
+    jest.useFakeTimers();
+    try {
+      status.start();
+      jest.advanceTimersByTime(30);
+      status.note('x');
+      status.stop();
+    } finally {
+      jest.useRealTimers();
+    }
     assert.equal(err, 'x\n');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { CliError, EXIT } from '../../src/cli/errors';
 import { fetchIdToken, parseOidcProvider } from '../../src/cli/oidc';
 
@@ -28,7 +28,7 @@ describe('webex-token --oidc: getting the job ID token', () => {
   const seen: { url: string; authorization: string | undefined }[] = [];
   let answer: { status: number; body: string } | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     server = http.createServer((req, res) => {
       seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
       if (answer) {
@@ -50,7 +50,7 @@ describe('webex-token --oidc: getting the job ID token', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
-  after(async () => {
+  afterAll(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });

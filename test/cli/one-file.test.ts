@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { approveHandoff, openApproval } from '../helpers/admin';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startCli } from './spawn';
@@ -18,14 +18,14 @@ const SCOPE = 'spark-admin:people_read';
 
 let srv: TestServer;
 let dir: string;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     store: 'memory',
     env: { DEVICE_POLL_INTERVAL_SECONDS: '1', RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000' },
   });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-token-one-file-'));
 });
-after(async () => {
+afterAll(async () => {
   await srv?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -66,7 +66,8 @@ describe('GET /cli/webex-token.js', () => {
 
   test('runs alone in an empty folder (no node_modules) through a full approval, and names the approver', async () => {
     const { file } = await download();
-    assert.deepEqual(fs.readdirSync(dir), ['webex-token.js']);
+    // a copy made in this realm: Jest's sandbox would see fs's array as a foreign Array
+    assert.deepEqual([...fs.readdirSync(dir)], ['webex-token.js']);
     const cli = startCli(['login', '--server', srv.url, '--scope', SCOPE, '--format', 'json'], {
       script: file,
       cwd: dir,

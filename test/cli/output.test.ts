@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { promisify } from 'node:util';
 import { CliError } from '../../src/cli/errors';
 import {
@@ -29,10 +29,10 @@ const TOKENS: TokenResponse = {
 };
 
 let dir: string;
-before(() => {
+beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-token-out-'));
 });
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Evaluates a file the way the docs say (`eval "$(cat f)"`) and prints one variable. */
 async function evalInBash(file: string, variable: string): Promise<string> {
@@ -217,8 +217,9 @@ describe('--output file', () => {
   });
 
   test('no temporary files are left behind', () => {
+    // a copy made in this realm: Jest's sandbox would see fs's array as a foreign Array
     assert.deepEqual(
-      fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [...fs.readdirSync(dir)].filter((f) => f.endsWith('.tmp')),
       [],
     );
   });

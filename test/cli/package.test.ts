@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { promisify } from 'node:util';
 import { approveHandoff } from '../helpers/admin';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -34,7 +34,7 @@ async function repositoryFiles(): Promise<string[]> {
   return stdout.split('\0').filter((f) => f !== '' && fs.existsSync(path.join(ROOT, f)));
 }
 
-before(async () => {
+beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-token-pack-'));
   const copy = path.join(work, 'repo');
   for (const f of await repositoryFiles()) {
@@ -64,9 +64,11 @@ before(async () => {
     store: 'memory',
     env: { DEVICE_POLL_INTERVAL_SECONDS: '1', RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000' },
   });
-});
+  // npm pack runs the build (tsc and the CLI bundle), then npm install: minutes on a loaded
+  // machine, past the cli project's 60 s (node's runner set no limit on hooks).
+}, 10 * 60_000);
 
-after(async () => {
+afterAll(async () => {
   await srv?.close();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });

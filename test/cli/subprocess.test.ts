@@ -9,7 +9,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { promisify } from 'node:util';
 import { approveHandoff, denyHandoff } from '../helpers/admin';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -25,12 +25,12 @@ const FAST = {
 let srv: TestServer;
 let tmp: string;
 
-before(async () => {
+beforeAll(async () => {
   assertBuildNotStale();
   srv = await startTestServer({ store: 'memory', env: FAST });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-token-cli-'));
 });
-after(async () => {
+afterAll(async () => {
   await srv?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -279,7 +279,7 @@ describe('refresh', () => {
   let login: Record<string, string>;
   /** Refresh tokens rotate: each test goes on with the newest one. */
   let current = '';
-  before(async () => {
+  beforeAll(async () => {
     const cli = await loginApproved(['--format', 'json']);
     login = JSON.parse(cli.stdout()) as Record<string, string>;
     current = login.refresh_token ?? '';

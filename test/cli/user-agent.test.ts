@@ -3,7 +3,7 @@
  * such), short, bounded and printable ASCII; and it is sent on every request of a login.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import type { Clock } from '../../src/cli/device';
 import { type CliIO, run, version } from '../../src/cli/main';
 import { USER_AGENT_MAX, cliUserAgent } from '../../src/cli/user-agent';

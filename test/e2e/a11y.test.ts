@@ -5,7 +5,7 @@
  * field has a label.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { requestHandoff } from '../helpers/admin';
 import {
@@ -25,7 +25,7 @@ let browser: Browser;
 let srv: TestServer;
 let fixed: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser(); // first: a missing browser fails before anything else starts
   [srv, fixed] = await Promise.all([
     startTestServer(),
@@ -34,7 +34,7 @@ before(async () => {
     }),
   ]);
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
   await fixed?.close();

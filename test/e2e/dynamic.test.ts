@@ -4,7 +4,7 @@
  * Decline and non-admin answers and an expired tab, each explained.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { SCOPE_PRESETS } from '../../src/webex/scopes';
@@ -14,11 +14,11 @@ import { startTestServer, type TestServer } from '../helpers/server';
 let browser: Browser;
 let srv: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser(); // first: a missing browser fails before anything else starts
   srv = await startTestServer();
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
 });

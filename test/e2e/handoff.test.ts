@@ -5,7 +5,7 @@
  * poll then gets the tokens, and the page turns to "Delivered" by itself. Also: verification_uri_complete pre-fills the code, Deny, and a wrong code.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { describeScope } from '../../src/webex/scopes';
 import { pollToken, requestHandoff } from '../helpers/admin';
@@ -17,11 +17,11 @@ const SCOPES = ['spark-admin:people_read', 'spark-admin:devices_read'];
 let browser: Browser;
 let srv: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser(); // first: a missing browser fails before anything else starts
   srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
 });

@@ -4,7 +4,7 @@
  * (shown in README.md) are taken here, from the real pages.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { requestHandoff } from '../helpers/admin';
 import {
@@ -23,14 +23,14 @@ let srv: TestServer;
 /** Issues tokens of about 200 characters without a break opportunity. */
 let longTokens: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser(); // first: a missing browser fails before anything else starts
   [srv, longTokens] = await Promise.all([
     startTestServer(),
     startTestServer({ sandboxOptions: { tokenPrefix: `SBXLONG${'a1B2c3D4e5F6g7H8'.repeat(10)}` } }),
   ]);
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
   await longTokens?.close();

@@ -3,7 +3,7 @@
  * with checkboxes, the sandbox's form, the tokens page; and the device approval forms.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { SCOPE_PRESETS } from '../../src/webex/scopes';
 import { pollToken, requestHandoff } from '../helpers/admin';
@@ -13,11 +13,11 @@ import { startTestServer, type TestServer } from '../helpers/server';
 let browser: Browser;
 let srv: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser(); // first: a missing browser fails before anything else starts
   srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
 });

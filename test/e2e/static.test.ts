@@ -3,7 +3,7 @@
  * with their descriptions, Start sends exactly those to Webex, and the tokens come back.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { describeScope } from '../../src/webex/scopes';
 import { decideAtSandbox, launchBrowser, newContext } from '../helpers/browser';
@@ -14,11 +14,11 @@ const FIXED = ['spark-admin:people_read', 'spark-admin:licenses_read', 'spark:km
 let browser: Browser;
 let srv: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser(); // first: a missing browser fails before anything else starts
   srv = await startTestServer({ env: { SCOPES_MODE: 'static', SCOPES: FIXED.join(' ') } });
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
 });

@@ -17,7 +17,7 @@ import type { Metrics } from '../../src/metrics';
 import { Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox';
 import { buildService } from '../../src/service';
 import type { Store } from '../../src/store/store';
-import { Views } from '../../src/views/render';
+import { renderViews } from '../../src/views/views';
 import { dumpPrefix, sharedRedis, uniquePrefix } from './redis';
 
 export const TEST_CLIENT_ID = 'test-integration-id';
@@ -86,9 +86,9 @@ export async function startSandbox(options: Partial<SandboxOptions> = {}): Promi
     ...options,
   });
   const app = new Koa();
-  const views = new Views({ sandbox: true });
+  app.use(renderViews({ sandbox: true, cache: true }));
   app.use(formBody(64 * 1024));
-  const router = sandbox.router((view, locals) => views.render(view, locals), '/v1');
+  const router = sandbox.router('/v1');
   app.use(router.routes()).use(router.allowedMethods());
   const server = http.createServer(app.callback());
   const port = await listen(server);

@@ -4,16 +4,16 @@
  * no one (Node's fetch sends `node`) shows as "unknown".
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { openApproval, requestHandoff } from '../helpers/admin';
 import { CookieBrowser, decodeEntities, forms } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer();
 });
-after(() => srv.close());
+afterAll(() => srv.close());
 
 /** The approval page's "Who is asking" list as label → text. */
 function details(html: string): Record<string, string> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser, decodeEntities, type Page } from '../helpers/http';
@@ -23,10 +23,10 @@ function stateOf(page: Page): string {
 
 describe('browser flow, dynamic mode', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer();
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('home page offers the catalog grouped, with presets and a plain form to /start', async () => {
     const page = await new CookieBrowser().get(`${srv.url}/`);
@@ -243,10 +243,10 @@ describe('browser flow, dynamic mode', () => {
 
 describe('browser flow, expired state', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({ env: { FLOW_TTL_SECONDS: '1' } });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('a tab left open past FLOW_TTL_SECONDS is explained and Webex is not called', async () => {
     const browser = new CookieBrowser();
@@ -263,10 +263,10 @@ describe('browser flow, expired state', () => {
 
 describe('browser flow, Webex misbehaving', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({ env: { WEBEX_TIMEOUT_MS: '300' } });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   const cases: [NonNullable<TestServer['sandbox']['faults']['token']>, number, RegExp][] = [
     ['http500', 503, /Webex answered with a server error/],
@@ -300,10 +300,10 @@ describe('static mode', () => {
     'spark-compliance:teams_read',
     'spark-compliance:events_read',
   ];
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({ env: { SCOPES_MODE: 'static', SCOPES: FIXED.join(' ') } });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('home lists the fixed scopes with descriptions and a Start button', async () => {
     const page = await new CookieBrowser().get(`${srv.url}/`);
@@ -335,10 +335,10 @@ describe('static mode', () => {
 
 describe('logs', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer();
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('across a full flow, no token, code, state, client secret or cookie value reaches a log line', async () => {
     const browser = new CookieBrowser();

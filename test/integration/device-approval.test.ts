@@ -5,7 +5,7 @@
  */
 import { orgApiId } from '../../src/webex/org-id';
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import {
   approveHandoff,
   decideAtSandbox,
@@ -73,7 +73,7 @@ function assert429(page: Page, what: string): void {
 describe('approval page, CSRF and rate limits', () => {
   let srv: TestServer;
   const LIMIT = 3;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: {
         TRUST_PROXY: 'true',
@@ -84,7 +84,7 @@ describe('approval page, CSRF and rate limits', () => {
       },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('shows client name and description, scopes with descriptions, requester address and agent, times, the warning', async () => {
     const ua = 'nightly-report/2.1 (<b>reports-01</b>)';
@@ -241,7 +241,7 @@ describe('wrong, expired and used codes', () => {
   // The flows' clock: real time plus what the test skips, so expiry needs no real wait (which
   // raced the work before it on a loaded machine).
   let skippedMs = 0;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: {
         DEVICE_CODE_TTL_SECONDS: '60',
@@ -251,7 +251,7 @@ describe('wrong, expired and used codes', () => {
       now: () => Date.now() + skippedMs,
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('all get the same answer, and approving an expired request is refused', async () => {
     const expiring = await handoffFrom(srv);
@@ -305,7 +305,7 @@ describe('ALLOWED_ORG_IDS', () => {
   const OURS = '0c3f7a52-1111-4a4a-8b8b-000000000001';
   const PARTNER = '0c3f7a52-2222-4a4a-8b8b-000000000002';
   const ELSEWHERE = '0c3f7a52-3333-4a4a-8b8b-000000000003';
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       // One UUID as Control Hub shows it, one in the API's base64 form: the same org either way.
       env: {
@@ -315,7 +315,7 @@ describe('ALLOWED_ORG_IDS', () => {
       sandboxOptions: { orgId: ELSEWHERE, tokenPrefix: 'ORGTK' },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('an admin of another organization: tokens discarded, handoff denied, the admin is told why', async () => {
     const h = await handoffFrom(srv);

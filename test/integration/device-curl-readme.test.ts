@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { approveHandoff, denyHandoff } from '../helpers/admin';
 import { dumpPrefix } from '../helpers/redis';
@@ -115,14 +115,14 @@ function controlledClock(dir: string) {
 }
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     // Polls are held up to 10 s: room for the test's admin to approve on a loaded machine.
     env: { DEVICE_POLL_INTERVAL_SECONDS: '1', DEVICE_MAX_WAIT_SECONDS: '10' },
     sandboxOptions: { tokenPrefix: 'CURLTK' },
   });
 });
-after(() => srv.close());
+afterAll(() => srv.close());
 
 test('curl and jq are installed (the README handoff needs them)', async () => {
   const probe = run('bash', ['-c', 'command -v curl && command -v jq']);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import {
   approveHandoff,
   denyHandoff,
@@ -76,7 +76,7 @@ describe('dynamic mode', () => {
   let srv: TestServer;
   let dev: string;
   let tok: string;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: {
         DEVICE_POLL_INTERVAL_SECONDS: '1',
@@ -88,7 +88,7 @@ describe('dynamic mode', () => {
     dev = `${srv.url}/oauth2/device_authorization`;
     tok = `${srv.url}/oauth2/token`;
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   const handoff = async (
     form: Record<string, string> = { client_id: 'cli', scope: 'spark-admin:people_read' },
@@ -511,12 +511,12 @@ describe('dynamic mode', () => {
 describe('static mode', () => {
   let srv: TestServer;
   const SCOPES = 'spark-admin:people_read spark-admin:licenses_read';
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: { SCOPES_MODE: 'static', SCOPES, DEVICE_POLL_INTERVAL_SECONDS: '1' },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('grants exactly SCOPES, whatever subset is asked; anything else is invalid_scope', async () => {
     const md = (await (
@@ -564,7 +564,7 @@ describe('static mode', () => {
 
 describe('short lifetimes and limits', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: {
         DEVICE_CODE_TTL_SECONDS: '1',
@@ -573,7 +573,7 @@ describe('short lifetimes and limits', () => {
       },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('expired_token after expiry (plain and waiting polls), logged as handoff_expired', async () => {
     const a = await requestHandoff(srv.url);

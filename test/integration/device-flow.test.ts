@@ -6,7 +6,7 @@
  */
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { Sealer } from '../../src/crypto';
 import { OAuthError } from '../../src/errors';
 import { HandoffWaiters, handoffId, pollHandoff } from '../../src/flows/device';
@@ -24,13 +24,13 @@ const TOKEN_PREFIX = 'FLOWTK';
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: { DEVICE_POLL_INTERVAL_SECONDS: '1', RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000' },
     sandboxOptions: { tokenPrefix: TOKEN_PREFIX },
   });
 });
-after(() => srv.close());
+afterAll(() => srv.close());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,7 +3,7 @@
  * Webex sandbox. A script talks to A while the admin's browser lands on B.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { approveHandoff, denyHandoff, pollToken, requestHandoff } from '../helpers/admin';
 import { dumpPrefix, uniquePrefix } from '../helpers/redis';
 import {
@@ -19,12 +19,12 @@ let b: TestServer;
 const prefix = uniquePrefix('multi');
 const env = { DEVICE_POLL_INTERVAL_SECONDS: '1', RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000' };
 
-before(async () => {
+beforeAll(async () => {
   sandbox = await startSandbox({ tokenPrefix: 'MULTI' });
   a = await startTestServer({ sandbox, redisPrefix: prefix, env });
   b = await startTestServer({ sandbox, redisPrefix: prefix, env });
 });
-after(async () => {
+afterAll(async () => {
   await a.close();
   await b.close();
   await sandbox.close();

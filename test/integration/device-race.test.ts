@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { decideAtSandbox, openApproval, pollToken, requestHandoff } from '../helpers/admin';
 import { forms } from '../helpers/http';
 import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
 });
-after(() => srv.close());
+afterAll(() => srv.close());
 
 test('two admins answering the same request at once: the first answer wins, the other is told', async () => {
   const auth = await requestHandoff(srv.url);

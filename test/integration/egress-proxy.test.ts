@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
 import { startSandbox, startTestServer, type RunningSandbox } from '../helpers/server';
@@ -71,11 +71,11 @@ async function startRecordingProxy(): Promise<RecordingProxy> {
 describe('egress through an HTTP proxy', () => {
   let proxy: RecordingProxy;
   let sandbox: RunningSandbox;
-  before(async () => {
+  beforeAll(async () => {
     proxy = await startRecordingProxy();
     sandbox = await startSandbox();
   });
-  after(async () => {
+  afterAll(async () => {
     await proxy.close();
     await sandbox.close();
   });

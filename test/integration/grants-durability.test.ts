@@ -5,7 +5,7 @@
  * or the service's tokens in clear, after delivery or after a refresh.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { orgApiId } from '../../src/webex/org-id';
 import { deliveredTokens, events, refresh, SERVICE_TOKEN } from '../helpers/grants';
 import { dumpPrefix, startLocalRedis, uniquePrefix, type LocalRedisServer } from '../helpers/redis';
@@ -13,10 +13,10 @@ import { startSandbox, startTestServer, type RunningSandbox } from '../helpers/s
 
 const TOKEN_PREFIX = 'DURABLETK';
 let sandbox: RunningSandbox;
-before(async () => {
+beforeAll(async () => {
   sandbox = await startSandbox({ tokenPrefix: TOKEN_PREFIX });
 });
-after(() => sandbox?.close());
+afterAll(() => sandbox?.close());
 
 /** Every value and key under a prefix, with base64 pieces decoded too (encoded is not sealed). */
 async function assertNoTokensInClear(

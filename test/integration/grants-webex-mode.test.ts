@@ -4,7 +4,7 @@
  * re-checks the org; anything else is invalid_grant without a call to Webex.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { getGrant } from '../../src/flows/grants';
 import { MANY_HANDOFFS, deliveredTokens, events, refresh } from '../helpers/grants';
 import {
@@ -23,7 +23,7 @@ const CLIENTS = JSON.stringify([
 let sandbox: RunningSandbox;
 let srv: TestServer;
 let other: TestServer;
-before(async () => {
+beforeAll(async () => {
   sandbox = await startSandbox({ tokenPrefix: 'WEBEXMODE' });
   const env = {
     ...MANY_HANDOFFS,
@@ -35,7 +35,7 @@ before(async () => {
   // Another deployment on the same Webex integration: it never delivered anything.
   other = await startTestServer({ sandbox, env });
 });
-after(async () => {
+afterAll(async () => {
   await other?.close();
   await srv?.close();
   await sandbox?.close();

@@ -5,7 +5,7 @@
  * third-party client library) and listed for the console.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import {
   getGrant,
   grantsVisibleTo,
@@ -36,7 +36,7 @@ const CLIENTS = JSON.stringify([
 const ADMIN = { email: 'ada.admin@sandbox.example', orgId: SANDBOX_ORG_UUID };
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       ...MANY_HANDOFFS,
@@ -47,7 +47,7 @@ before(async () => {
     sandboxOptions: { tokenPrefix: 'GRANTTK' },
   });
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 const grantIdOf = (json: Record<string, unknown>) =>
   String((json.webex_scoped_tokens as Record<string, unknown>).grant_id);

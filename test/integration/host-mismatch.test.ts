@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 interface Answer {
@@ -43,11 +43,11 @@ function request(
 describe('a browser on another host than PUBLIC_URL', () => {
   let srv: TestServer;
   let other = '';
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer();
     other = `localhost:${new URL(srv.url).port}`; // PUBLIC_URL is http://127.0.0.1:<port>
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('pages are redirected to PUBLIC_URL, same path and query, before any flow starts', async () => {
     const paths = [
@@ -110,10 +110,10 @@ describe('a browser on another host than PUBLIC_URL', () => {
 
 describe('behind a trusted proxy (TRUST_PROXY=true)', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({ env: { TRUST_PROXY: 'true' } });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('the forwarded host decides; a proxy that sends none is trusted to route', async () => {
     const wrong = await request(srv, 'GET', '/device', {

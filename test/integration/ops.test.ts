@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { startService, type RunningService } from '../../src/main';
 import { approveHandoff, decideAtSandbox, pollToken, requestHandoff } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
@@ -10,10 +10,10 @@ import { captureLogger, startTestServer, TEST_KEY, type TestServer } from '../he
 
 describe('health, readiness and metrics', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('/healthz and /readyz answer 200 with the store up', async () => {
     const h = await fetch(`${srv.url}/healthz`);
@@ -71,7 +71,7 @@ describe('graceful shutdown', () => {
   let redisUrl: string;
   let metricsPort: number;
   const prefix = uniquePrefix('shutdown');
-  before(async () => {
+  beforeAll(async () => {
     redisUrl = (await sharedRedis()).url;
     const port = await freePort();
     metricsPort = await freePort();
@@ -91,7 +91,7 @@ describe('graceful shutdown', () => {
       { logger: captureLogger([]) },
     );
   });
-  after(() => dumpPrefix(redisUrl, prefix, { remove: true }));
+  afterAll(() => dumpPrefix(redisUrl, prefix, { remove: true }));
 
   test('METRICS_PORT serves /metrics on its own port only, off the public one', async () => {
     const onMain = await fetch(`${service.config.publicUrl}/metrics`);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { startService, type RunningService } from '../../src/main';
 import { approveHandoff } from '../helpers/admin';
 import { freePort } from '../helpers/redis';
@@ -33,7 +33,7 @@ function tryBlocks(): string[] {
 let service: RunningService;
 let url = '';
 const logs: string[] = [];
-before(async () => {
+beforeAll(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   service = await startService(
@@ -49,7 +49,7 @@ before(async () => {
     { logger: captureLogger(logs) },
   );
 });
-after(() => service.shutdown());
+afterAll(() => service.shutdown());
 
 /** Runs one README block with bash, the demo's URL pointed at the test service. */
 async function runBlock(block: string, cwd: string, seeCode: (out: string) => string | undefined) {

@@ -4,7 +4,7 @@
  * not flood the logs, while anything that changes a handoff stays at info.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { approveHandoff, pollToken, requestHandoff } from '../helpers/admin';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -24,12 +24,12 @@ const requestLines = (srv: TestServer, from: number): Line[] =>
 
 let info: TestServer;
 let debug: TestServer;
-before(async () => {
+beforeAll(async () => {
   const env = { DEVICE_POLL_INTERVAL_SECONDS: '1' };
   info = await startTestServer({ env: { ...env, LOG_LEVEL: 'info' } });
   debug = await startTestServer({ env: { ...env, LOG_LEVEL: 'debug' } });
 });
-after(async () => {
+afterAll(async () => {
   await info?.close();
   await debug?.close();
 });

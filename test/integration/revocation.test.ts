@@ -5,7 +5,7 @@
  * never picked up).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { FlowDeps } from '../../src/flows/context';
 import { Sealer } from '../../src/crypto';
 import { handoffState } from '../../src/flows/device';
@@ -27,12 +27,12 @@ const CLIENTS = JSON.stringify([
 ]);
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: { DEVICE_CLIENTS: CLIENTS, RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000' },
   });
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 async function revoke(
   form: Record<string, string>,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { loadConfig } from '../../src/config';
 import { buildService, type ServiceOverrides } from '../../src/service';
 import { pollToken, requestHandoff } from '../helpers/admin';

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { approveHandoff, pollToken, requestHandoff } from '../helpers/admin';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
 });
-after(() => srv.close());
+afterAll(() => srv.close());
 
 test('device flow smoke', async () => {
   const auth = await requestHandoff(srv.url);

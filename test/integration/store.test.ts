@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
@@ -7,8 +7,13 @@ import { dumpPrefix, sharedRedis, uniquePrefix } from '../helpers/redis';
 import { storeContract } from '../store-contract';
 
 storeContract('memory', async () => {
-  const store = new MemoryStore();
-  return { store, cleanup: () => store.close() };
+  // an injected clock: the TTL tests advance it instead of sleeping
+  let now = Date.now();
+  const store = new MemoryStore(() => now);
+  const elapse = async (ms: number) => {
+    now += ms;
+  };
+  return { store, cleanup: () => store.close(), elapse };
 });
 
 storeContract('redis', async () => {

@@ -5,7 +5,7 @@
  * redirects that may come back without `state`. The service must be right against each.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { orgApiId } from '../../src/webex/org-id';
 import {
@@ -39,7 +39,7 @@ async function handoff(srv: TestServer, scope: string) {
 
 describe('identity with only an admin scope picked', () => {
   const servers: TestServer[] = [];
-  after(() => Promise.all(servers.map((s) => s.close())));
+  afterAll(() => Promise.all(servers.map((s) => s.close())));
 
   const cases: [string, Record<string, string>][] = [
     ['no ALLOWED_ORG_IDS', {}],
@@ -149,10 +149,10 @@ describe('identity with only an admin scope picked', () => {
 
 describe('sandbox as Webex: people/me and token answers', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({ env: { IDENTITY_SCOPE: 'none' } });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('token answers carry no scope; people/me needs a people scope; org ids are base64', async () => {
     await signIn(srv, ADMIN_ONLY);
@@ -197,13 +197,13 @@ describe('sandbox as Webex: people/me and token answers', () => {
 
 describe('Webex rate limits and outages', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: { DEVICE_POLL_INTERVAL_SECONDS: '1' },
       sandboxOptions: { retryAfterSeconds: 11, tokenPrefix: 'RLTOK' },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('429 on the code exchange: a 429 page passing Retry-After on; the handoff stays pending', async () => {
     srv.sandbox.faults.token = 'http429';
@@ -290,7 +290,7 @@ describe('Webex rate limits and outages', () => {
 
 describe('errors on the redirect', () => {
   let srv: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     srv = await startTestServer({
       env: { DEVICE_POLL_INTERVAL_SECONDS: '1' },
       sandboxOptions: {
@@ -298,7 +298,7 @@ describe('errors on the redirect', () => {
       },
     });
   });
-  after(() => srv.close());
+  afterAll(() => srv.close());
 
   test('an error redirect without state explains the Webex error, not a state problem', async () => {
     srv.sandbox.faults.errorWithoutState = true;

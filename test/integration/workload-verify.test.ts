@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from '@jest/globals';
 import { WorkloadIssuerUnavailableError, WorkloadTokenError } from '../../src/errors';
 import { RedisStore } from '../../src/store/redis';
 import type { WorkloadPolicy } from '../../src/workload/issuers';
@@ -74,7 +74,7 @@ describe('workload ID-token verification', () => {
     });
   }
 
-  before(async () => {
+  beforeAll(async () => {
     github = await startTestIssuer({ now: seconds, audience: AUDIENCE });
     gitlab = await startTestIssuer({ now: seconds, audience: AUDIENCE, alg: 'ES256' });
     stranger = await startTestIssuer({ now: seconds, audience: AUDIENCE });
@@ -84,7 +84,7 @@ describe('workload ID-token verification', () => {
     await store.waitUntilReady(3000);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await store.close();
     await dumpPrefix(redisUrl, prefix, { remove: true });
     await Promise.all([github.close(), gitlab.close(), stranger.close()]);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { USER_CODE_ALPHABET, formatUserCode } from '../../src/crypto';
 import { CookieBrowser } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -15,7 +15,7 @@ const PER_CODE = 4;
 const GLOBAL = 40;
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       TRUST_PROXY: 'true',
@@ -29,7 +29,7 @@ before(async () => {
     },
   });
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 let serial = 0;
 /** A fresh well-formed code that no handoff holds. */

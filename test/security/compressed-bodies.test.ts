@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import Koa from 'koa';
 import http from 'node:http';
 import { formBody } from '../../src/middleware/form-body';
@@ -89,7 +89,7 @@ describe('a real service process and hostile compressed bodies', () => {
   let output = '';
   let exitCode: number | null | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     port = await freePort();
     url = `http://127.0.0.1:${port}`;
     child = spawn(
@@ -124,7 +124,7 @@ describe('a real service process and hostile compressed bodies', () => {
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     if (exitCode !== undefined) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');

@@ -4,7 +4,8 @@
  * ingress itself appended, so a client cannot pick its own rate-limit key.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
+import { withTestContext } from '../helpers/jest-context';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { rawRequest, send, setCookies } from './support';
 
@@ -26,14 +27,14 @@ let plain: TestServer;
 let tls: TestServer;
 let proxied: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   plain = await startTestServer({ env: LIMITS });
   tls = await startTestServer({ env: { PUBLIC_URL: 'https://tokens.example.com' } });
   proxied = await startTestServer({
     env: { ...LIMITS, PUBLIC_URL: 'https://tokens.example.com', TRUST_PROXY: 'true' },
   });
 });
-after(async () => {
+afterAll(async () => {
   await plain?.close();
   await tls?.close();
   await proxied?.close();
@@ -100,51 +101,57 @@ describe('browser cookie', () => {
 });
 
 describe('forwarded addresses and rate-limit keys', () => {
-  test('without TRUST_PROXY, a spoofed X-Forwarded-For does not escape an exhausted limit', async () => {
-    const direct = await startTestServer({ env: LIMITS });
-    after(() => direct.close());
-    for (let i = 0; i < 3; i++) assert.equal((await send(`${direct.url}${START}`)).status, 302);
-    const limited = await send(`${direct.url}${START}`);
-    assert.equal(limited.status, 429);
-    for (const xff of ['203.0.113.9', '10.0.0.1, 203.0.113.10', '::1', 'garbage']) {
-      const spoofed = await send(`${direct.url}${START}`, {
-        headers: { 'x-forwarded-for': xff, 'x-real-ip': xff },
-      });
-      assert.equal(spoofed.status, 429, `X-Forwarded-For: ${xff} must not reset the limit`);
-    }
-    const lines = direct.logs.filter((l) => l.includes('"url":"/start'));
-    assert.ok(lines.length > 0);
-    for (const l of lines)
-      assert.doesNotMatch(l, /203\.0\.113|garbage/, 'logged address is the socket peer');
-  });
+  test(
+    'without TRUST_PROXY, a spoofed X-Forwarded-For does not escape an exhausted limit',
+    withTestContext(async (t) => {
+      const direct = await startTestServer({ env: LIMITS });
+      t.after(() => direct.close());
+      for (let i = 0; i < 3; i++) assert.equal((await send(`${direct.url}${START}`)).status, 302);
+      const limited = await send(`${direct.url}${START}`);
+      assert.equal(limited.status, 429);
+      for (const xff of ['203.0.113.9', '10.0.0.1, 203.0.113.10', '::1', 'garbage']) {
+        const spoofed = await send(`${direct.url}${START}`, {
+          headers: { 'x-forwarded-for': xff, 'x-real-ip': xff },
+        });
+        assert.equal(spoofed.status, 429, `X-Forwarded-For: ${xff} must not reset the limit`);
+      }
+      const lines = direct.logs.filter((l) => l.includes('"url":"/start'));
+      assert.ok(lines.length > 0);
+      for (const l of lines)
+        assert.doesNotMatch(l, /203\.0\.113|garbage/, 'logged address is the socket peer');
+    }),
+  );
 
-  test('with TRUST_PROXY, the address the ingress appended is the key; a client-supplied first hop is not', async () => {
-    const ingress = await startTestServer({
-      env: { ...LIMITS, PUBLIC_URL: 'https://tokens.example.com', TRUST_PROXY: 'true' },
-    });
-    after(() => ingress.close());
-    const via = (client: string, spoof?: string) =>
-      send(`${ingress.url}${START}`, {
-        headers: {
-          'x-forwarded-proto': 'https',
-          'x-forwarded-for': spoof ? `${spoof}, ${client}` : client,
-        },
+  test(
+    'with TRUST_PROXY, the address the ingress appended is the key; a client-supplied first hop is not',
+    withTestContext(async (t) => {
+      const ingress = await startTestServer({
+        env: { ...LIMITS, PUBLIC_URL: 'https://tokens.example.com', TRUST_PROXY: 'true' },
       });
-    for (let i = 0; i < 3; i++) assert.equal((await via('198.51.100.1')).status, 302);
-    assert.equal((await via('198.51.100.1')).status, 429);
-    // The same client prepending made-up hops: the ingress still appended its real address.
-    for (const spoof of ['203.0.113.1', '203.0.113.2', '1.1.1.1, 2.2.2.2']) {
-      assert.equal(
-        (await via('198.51.100.1', spoof)).status,
-        429,
-        `spoofed first hop ${spoof} escaped the limit`,
+      t.after(() => ingress.close());
+      const via = (client: string, spoof?: string) =>
+        send(`${ingress.url}${START}`, {
+          headers: {
+            'x-forwarded-proto': 'https',
+            'x-forwarded-for': spoof ? `${spoof}, ${client}` : client,
+          },
+        });
+      for (let i = 0; i < 3; i++) assert.equal((await via('198.51.100.1')).status, 302);
+      assert.equal((await via('198.51.100.1')).status, 429);
+      // The same client prepending made-up hops: the ingress still appended its real address.
+      for (const spoof of ['203.0.113.1', '203.0.113.2', '1.1.1.1, 2.2.2.2']) {
+        assert.equal(
+          (await via('198.51.100.1', spoof)).status,
+          429,
+          `spoofed first hop ${spoof} escaped the limit`,
+        );
+      }
+      // Another real client behind the same ingress has its own allowance.
+      assert.equal((await via('198.51.100.2')).status, 302);
+      assert.ok(
+        ingress.logs.some((l) => l.includes('"ip":"198.51.100.2"')),
+        'the forwarded address is what gets logged',
       );
-    }
-    // Another real client behind the same ingress has its own allowance.
-    assert.equal((await via('198.51.100.2')).status, 302);
-    assert.ok(
-      ingress.logs.some((l) => l.includes('"ip":"198.51.100.2"')),
-      'the forwarded address is what gets logged',
-    );
-  });
+    }),
+  );
 });

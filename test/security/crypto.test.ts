@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
+import { withTestContext } from '../helpers/jest-context';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../../src/config';
 import {
@@ -45,7 +46,7 @@ let b: TestServer; // "B,A": seals with B, opens both
 let redis: Redis;
 const prefix = uniquePrefix('crypto');
 
-before(async () => {
+beforeAll(async () => {
   sandbox = await startSandbox();
   const env = { DEVICE_POLL_INTERVAL_SECONDS: '1' };
   a = await startTestServer({
@@ -60,7 +61,7 @@ before(async () => {
   });
   redis = new Redis(a.redis!.url);
 });
-after(async () => {
+afterAll(async () => {
   redis?.disconnect();
   await a?.close();
   await b?.close();
@@ -256,37 +257,40 @@ describe('constant-time comparison', () => {
     assert.equal(safeEqual('🙂', '🙂'), true);
   });
 
-  test('a confidential client with a wrong secret of any length is refused with 401, not a crash', async () => {
-    const s = await startTestServer({
-      env: {
-        DEVICE_CLIENTS: JSON.stringify([
-          { id: 'ci', name: 'CI', secret: 'correct-secret-0123456789' },
-        ]),
-      },
-    });
-    after(() => s.close());
-    for (const secret of [
-      '',
-      'x',
-      'correct-secret-012345678',
-      'correct-secret-0123456789x',
-      'é'.repeat(500),
-    ]) {
-      const res = await postForm(`${s.url}/oauth2/device_authorization`, {
+  test(
+    'a confidential client with a wrong secret of any length is refused with 401, not a crash',
+    withTestContext(async (t) => {
+      const s = await startTestServer({
+        env: {
+          DEVICE_CLIENTS: JSON.stringify([
+            { id: 'ci', name: 'CI', secret: 'correct-secret-0123456789' },
+          ]),
+        },
+      });
+      t.after(() => s.close());
+      for (const secret of [
+        '',
+        'x',
+        'correct-secret-012345678',
+        'correct-secret-0123456789x',
+        'é'.repeat(500),
+      ]) {
+        const res = await postForm(`${s.url}/oauth2/device_authorization`, {
+          client_id: 'ci',
+          client_secret: secret,
+          scope: 'spark-admin:people_read',
+        });
+        assert.equal(res.status, 401, `secret of length ${secret.length}: ${res.body}`);
+        assert.equal(JSON.parse(res.body).error, 'invalid_client');
+      }
+      const ok = await postForm(`${s.url}/oauth2/device_authorization`, {
         client_id: 'ci',
-        client_secret: secret,
+        client_secret: 'correct-secret-0123456789',
         scope: 'spark-admin:people_read',
       });
-      assert.equal(res.status, 401, `secret of length ${secret.length}: ${res.body}`);
-      assert.equal(JSON.parse(res.body).error, 'invalid_client');
-    }
-    const ok = await postForm(`${s.url}/oauth2/device_authorization`, {
-      client_id: 'ci',
-      client_secret: 'correct-secret-0123456789',
-      scope: 'spark-admin:people_read',
-    });
-    assert.equal(ok.status, 200);
-  });
+      assert.equal(ok.status, 200);
+    }),
+  );
 });
 
 describe('startup refuses a bad TOKEN_ENCRYPTION_KEY', () => {

@@ -4,7 +4,7 @@
  * Cache-Control: no-store on every page and on everything carrying a token, code or state.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -13,11 +13,11 @@ import { DEVICE_GRANT, approvalFields, parseCsp, postForm, send } from './suppor
 let srv: TestServer;
 let https: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({ env: { DEVICE_POLL_INTERVAL_SECONDS: '1' } });
   https = await startTestServer({ env: { PUBLIC_URL: 'https://tokens.example.com' } });
 });
-after(async () => {
+afterAll(async () => {
   await srv?.close();
   await https?.close();
 });

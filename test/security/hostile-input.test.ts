@@ -6,7 +6,7 @@
  * hang (each request has a deadline) and never crash.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SCOPE_CATALOG } from '../../src/webex/scopes';
 import { CookieBrowser } from '../helpers/http';
@@ -30,7 +30,7 @@ const watcher = watchProcess();
 /** Real values, so random requests also reach the code behind the first checks. */
 const real = { deviceCode: '', userCode: '', csrf: '', handoff: '', cookie: '' };
 
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       TRUST_PROXY: 'true',
@@ -66,7 +66,7 @@ before(async () => {
     .map(([k, v]) => `${k.split('|')[1]}=${v}`)
     .join('; ');
 });
-after(async () => {
+afterAll(async () => {
   watcher.stop();
   await srv?.close();
 });

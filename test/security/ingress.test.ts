@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { clientAddress } from '../../src/middleware/proxy';
 import { CookieBrowser, forms } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -15,13 +15,13 @@ const PUBLIC = 'https://tokens.example.com';
 let proxied: TestServer;
 let direct: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   proxied = await startTestServer({
     env: { PUBLIC_URL: PUBLIC, TRUST_PROXY: 'true', RATE_LIMIT_USER_CODE_FAILURES: '1000' },
   });
   direct = await startTestServer({ env: { PUBLIC_URL: PUBLIC } });
 });
-after(async () => {
+afterAll(async () => {
   await proxied?.close();
   await direct?.close();
 });

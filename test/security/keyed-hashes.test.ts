@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { KeyedHasher, Sealer } from '../../src/crypto';
 import { addressId } from '../../src/flows/rate-limit';
 import { openApproval } from '../helpers/admin';
@@ -15,10 +15,10 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { postForm } from './support';
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({ env: { TRUST_PROXY: 'true' } });
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 /** Plain SHA-256 of `value` in every encoding a store key or value could use. */
 function plainHashes(value: string): string[] {

@@ -4,7 +4,7 @@
  * the configured client_id and redirect_uri.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import fc from 'fast-check';
 import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
@@ -73,7 +73,7 @@ class IngressBrowser extends CookieBrowser {
 }
 const real = new Map<TestServer, { cookie: string; csrf: string; handoff: string }>();
 
-before(async () => {
+beforeAll(async () => {
   servers = [
     await startTestServer({
       env: { RATE_LIMIT_STARTS: '100000', RATE_LIMIT_USER_CODE_FAILURES: '1000' },
@@ -101,7 +101,7 @@ before(async () => {
     real.set(s, { cookie, csrf: fields.csrf!, handoff: fields.handoff! });
   }
 });
-after(async () => {
+afterAll(async () => {
   for (const s of servers) await s.close();
 });
 

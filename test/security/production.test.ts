@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../../src/config';
 import { buildService, startService } from '../../src/service';

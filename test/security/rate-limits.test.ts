@@ -3,7 +3,7 @@
  * requests over two app instances sharing one Redis prefix. 429s carry Retry-After.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { CookieBrowser } from '../helpers/http';
 import { dumpPrefix, uniquePrefix } from '../helpers/redis';
 import {
@@ -30,12 +30,12 @@ let a: TestServer;
 let b: TestServer;
 const prefix = uniquePrefix('ratelimit');
 
-before(async () => {
+beforeAll(async () => {
   sandbox = await startSandbox();
   a = await startTestServer({ env, sandbox, redisPrefix: prefix });
   b = await startTestServer({ env, sandbox, redisPrefix: prefix });
 });
-after(async () => {
+afterAll(async () => {
   await a?.close();
   await b?.close();
   if (a?.redis) await dumpPrefix(a.redis.url, prefix, { remove: true });

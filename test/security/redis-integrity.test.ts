@@ -6,7 +6,7 @@
  * Every answer is a page or an RFC error below 500, and the attacker's device code gets nothing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Sealer } from '../../src/crypto';
 import { decideAtSandbox, openApproval } from '../helpers/admin';
@@ -21,7 +21,7 @@ let redis: Redis;
 let sealer: Sealer;
 let prefix: string;
 
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       DEVICE_POLL_INTERVAL_SECONDS: '1',
@@ -37,7 +37,7 @@ before(async () => {
   sealer = new Sealer(srv.config.encryptionKeys);
   prefix = srv.redis!.prefix;
 });
-after(async () => {
+afterAll(async () => {
   redis?.disconnect();
   await srv?.close();
 });

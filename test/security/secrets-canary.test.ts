@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { createLogger, redactUrl } from '../../src/logger';
 import { CookieBrowser, forms, type Page } from '../helpers/http';
 import { dumpPrefix } from '../helpers/redis';
@@ -40,7 +40,7 @@ class RecordingBrowser extends CookieBrowser {
 }
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       CLIENT_SECRET,
@@ -54,7 +54,7 @@ before(async () => {
     sandboxOptions: { tokenPrefix: TOKEN_PREFIX, clientSecret: CLIENT_SECRET },
   });
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 test('no token, secret, state, code, device/user code or cookie value leaks anywhere', async () => {
   const exposures: Exposure[] = [];

@@ -5,16 +5,16 @@
  * sign-in for the browser that started it.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { CookieBrowser, forms, type Page } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { send } from './support';
 
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer();
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 /** Sign in at the sandbox, and stop at the address Webex sends the browser back to. */
 async function callbackAddress(browser: CookieBrowser, toWebex: Page): Promise<string> {

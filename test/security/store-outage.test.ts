@@ -4,7 +4,7 @@
  * nothing crashes or rejects unhandled, and the service serves again by itself.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { CookieBrowser } from '../helpers/http';
 import { startLocalRedis, type LocalRedisServer } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -14,11 +14,11 @@ let redis: LocalRedisServer;
 let srv: TestServer;
 const watcher = watchProcess();
 
-before(async () => {
+beforeAll(async () => {
   redis = await startLocalRedis();
   srv = await startTestServer({ redisUrl: redis.url, env: { REDIS_COMMAND_TIMEOUT_MS: '500' } });
 });
-after(async () => {
+afterAll(async () => {
   watcher.stop();
   await redis?.start().catch(() => undefined);
   await srv?.close();

@@ -4,7 +4,7 @@
  * crashes, and nothing half-written stays in the store — a script's handoff stays pending.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from '@jest/globals';
 import type { TokenFault } from '../../src/sandbox/sandbox';
 import { decideAtSandbox } from '../helpers/admin';
 import { deliveredTokens, refresh } from '../helpers/grants';
@@ -18,7 +18,7 @@ const PREFIX = 'UPSTREAMTOK';
 let srv: TestServer;
 const watcher = watchProcess();
 
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       DEVICE_POLL_INTERVAL_SECONDS: '1',
@@ -29,7 +29,7 @@ before(async () => {
     sandboxOptions: { tokenPrefix: PREFIX, hangMs: 1500 },
   });
 });
-after(async () => {
+afterAll(async () => {
   watcher.stop();
   await srv?.close();
 });

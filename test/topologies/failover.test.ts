@@ -7,7 +7,8 @@
  * answered 500 or hung past its timeout meanwhile, and /readyz went red and came back by itself.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from '@jest/globals';
+import { withTestContext } from '../helpers/jest-context';
 import { approveHandoff, pollToken, requestHandoff } from '../helpers/admin';
 import { uniquePrefix } from '../helpers/redis';
 import {
@@ -174,91 +175,99 @@ async function readyAgain(i: Instances): Promise<void> {
 describe('Redis Cluster: 3 masters, 3 replicas', () => {
   const cluster = new TestCluster();
   let inst: Instances | undefined;
-  after(async () => {
+  afterAll(async () => {
     await stopInstances(inst);
     await cluster.stop();
   });
 
-  test('handoffs across instances, then a master dies and nothing is lost', async (t) => {
-    await cluster.start();
-    inst = await startInstances('cluster', cluster.url);
-    const { a, b } = inst;
-    assert.ok(
-      a.logs.length === 0 || !a.logs.some((l) => l.includes('topology-test-password')),
-      'the password never reaches a log line',
-    );
+  test(
+    'handoffs across instances, then a master dies and nothing is lost',
+    withTestContext(async (t) => {
+      await cluster.start();
+      inst = await startInstances('cluster', cluster.url);
+      const { a, b } = inst;
+      assert.ok(
+        a.logs.length === 0 || !a.logs.some((l) => l.includes('topology-test-password')),
+        'the password never reaches a log line',
+      );
 
-    const first = await handoffAcross(a, b, 'CLUSTER');
-    assert.ok(first.wokenAfterMs < 1000, `woken ${first.wokenAfterMs} ms after the approval`);
+      const first = await handoffAcross(a, b, 'CLUSTER');
+      assert.ok(first.wokenAfterMs < 1000, `woken ${first.wokenAfterMs} ms after the approval`);
 
-    // Ten in a row, alternating instances; their keys land on every master.
-    for (let n = 0; n < 10; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'CLUSTER');
-    const checks = await Promise.all(durableChecks.map((check) => check(inst!)));
-    const masters = await cluster.masters();
-    const sizes = await Promise.all(masters.map((m) => m.run((r) => r.dbsize())));
-    assert.ok(
-      sizes.every((s) => s > 0),
-      `every master holds some keys: ${sizes.join(', ')}`,
-    );
+      // Ten in a row, alternating instances; their keys land on every master.
+      for (let n = 0; n < 10; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'CLUSTER');
+      const checks = await Promise.all(durableChecks.map((check) => check(inst!)));
+      const masters = await cluster.masters();
+      const sizes = await Promise.all(masters.map((m) => m.run((r) => r.dbsize())));
+      assert.ok(
+        sizes.every((s) => s > 0),
+        `every master holds some keys: ${sizes.join(', ')}`,
+      );
 
-    const victim = await cluster.busiestMaster();
-    const holdsApproval = await victim.run(async (r) => {
-      const [, keys] = await r.scan('0', 'MATCH', `${inst!.prefix}result:*`, 'COUNT', 10_000);
-      return keys.length;
-    });
-    assert.ok(holdsApproval > 0, 'the master about to die holds an approval not yet delivered');
+      const victim = await cluster.busiestMaster();
+      const holdsApproval = await victim.run(async (r) => {
+        const [, keys] = await r.scan('0', 'MATCH', `${inst!.prefix}result:*`, 'COUNT', 10_000);
+        return keys.length;
+      });
+      assert.ok(holdsApproval > 0, 'the master about to die holds an approval not yet delivered');
 
-    const load = traffic(inst);
-    const { promotedMs } = await cluster.killAndAwaitPromotion(victim);
-    t.diagnostic(`cluster: replica promoted ${promotedMs} ms after kill -9`);
-    const readyStarted = Date.now();
-    await readyAgain(inst);
-    t.diagnostic(`cluster: both instances ready ${Date.now() - readyStarted} ms after promotion`);
-    const answers = await load.stop();
-    assertCalmFailover(answers, 'cluster');
-    t.diagnostic(
-      `cluster: ${answers.length} answers during failover, ${answers.filter((x) => x.status === 503).length} quick 503s, slowest ${Math.max(...answers.map((x) => x.ms))} ms`,
-    );
+      const load = traffic(inst);
+      const { promotedMs } = await cluster.killAndAwaitPromotion(victim);
+      t.diagnostic(`cluster: replica promoted ${promotedMs} ms after kill -9`);
+      const readyStarted = Date.now();
+      await readyAgain(inst);
+      t.diagnostic(`cluster: both instances ready ${Date.now() - readyStarted} ms after promotion`);
+      const answers = await load.stop();
+      assertCalmFailover(answers, 'cluster');
+      t.diagnostic(
+        `cluster: ${answers.length} answers during failover, ${answers.filter((x) => x.status === 503).length} quick 503s, slowest ${Math.max(...answers.map((x) => x.ms))} ms`,
+      );
 
-    for (const check of checks) await check();
-    const again = await handoffAcross(b, a, 'CLUSTER');
-    assert.ok(again.wokenAfterMs < 1000, `woken ${again.wokenAfterMs} ms after the approval`);
-    for (let n = 0; n < 3; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'CLUSTER');
-  });
+      for (const check of checks) await check();
+      const again = await handoffAcross(b, a, 'CLUSTER');
+      assert.ok(again.wokenAfterMs < 1000, `woken ${again.wokenAfterMs} ms after the approval`);
+      for (let n = 0; n < 3; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'CLUSTER');
+    }),
+  );
 });
 
 describe('Redis Sentinel: 1 master, 1 replica, 3 sentinels', () => {
   const group = new TestSentinelGroup();
   let inst: Instances | undefined;
-  after(async () => {
+  afterAll(async () => {
     await stopInstances(inst);
     await group.stop();
   });
 
-  test('handoffs across instances, then the master dies and nothing is lost', async (t) => {
-    await group.start();
-    inst = await startInstances('sentinel', group.url, group.name);
-    const { a, b } = inst;
+  test(
+    'handoffs across instances, then the master dies and nothing is lost',
+    withTestContext(async (t) => {
+      await group.start();
+      inst = await startInstances('sentinel', group.url, group.name);
+      const { a, b } = inst;
 
-    const first = await handoffAcross(a, b, 'SENTINEL');
-    assert.ok(first.wokenAfterMs < 1000, `woken ${first.wokenAfterMs} ms after the approval`);
-    for (let n = 0; n < 10; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'SENTINEL');
-    const checks = await Promise.all(durableChecks.map((check) => check(inst!)));
+      const first = await handoffAcross(a, b, 'SENTINEL');
+      assert.ok(first.wokenAfterMs < 1000, `woken ${first.wokenAfterMs} ms after the approval`);
+      for (let n = 0; n < 10; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'SENTINEL');
+      const checks = await Promise.all(durableChecks.map((check) => check(inst!)));
 
-    const load = traffic(inst);
-    const { promotedMs } = await group.killAndAwaitPromotion();
-    t.diagnostic(`sentinel: +switch-master ${promotedMs} ms after kill -9`);
-    const readyStarted = Date.now();
-    await readyAgain(inst);
-    t.diagnostic(`sentinel: both instances ready ${Date.now() - readyStarted} ms after the switch`);
-    const answers = await load.stop();
-    assertCalmFailover(answers, 'sentinel');
-    t.diagnostic(
-      `sentinel: ${answers.length} answers during failover, ${answers.filter((x) => x.status === 503).length} quick 503s, slowest ${Math.max(...answers.map((x) => x.ms))} ms`,
-    );
+      const load = traffic(inst);
+      const { promotedMs } = await group.killAndAwaitPromotion();
+      t.diagnostic(`sentinel: +switch-master ${promotedMs} ms after kill -9`);
+      const readyStarted = Date.now();
+      await readyAgain(inst);
+      t.diagnostic(
+        `sentinel: both instances ready ${Date.now() - readyStarted} ms after the switch`,
+      );
+      const answers = await load.stop();
+      assertCalmFailover(answers, 'sentinel');
+      t.diagnostic(
+        `sentinel: ${answers.length} answers during failover, ${answers.filter((x) => x.status === 503).length} quick 503s, slowest ${Math.max(...answers.map((x) => x.ms))} ms`,
+      );
 
-    for (const check of checks) await check();
-    const again = await handoffAcross(b, a, 'SENTINEL');
-    assert.ok(again.wokenAfterMs < 1000, `woken ${again.wokenAfterMs} ms after the approval`);
-  });
+      for (const check of checks) await check();
+      const again = await handoffAcross(b, a, 'SENTINEL');
+      assert.ok(again.wokenAfterMs < 1000, `woken ${again.wokenAfterMs} ms after the approval`);
+    }),
+  );
 });

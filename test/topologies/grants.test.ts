@@ -4,7 +4,7 @@
  * grant operation touches one key; the atomic ones are set-if-absent).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { getGrant, listGrantsForApprover } from '../../src/flows/grants';
 import { MANY_HANDOFFS, deliveredTokens, events, refresh } from '../helpers/grants';
 import { uniquePrefix } from '../helpers/redis';
@@ -13,7 +13,7 @@ import { TestCluster } from './servers';
 
 const cluster = new TestCluster();
 let srv: TestServer;
-before(async () => {
+beforeAll(async () => {
   await cluster.start();
   srv = await startTestServer({
     redisUrl: cluster.url,
@@ -26,7 +26,7 @@ before(async () => {
     },
   });
 });
-after(async () => {
+afterAll(async () => {
   await srv?.close();
   await cluster.stop();
 });

@@ -3,7 +3,7 @@
  * the same suite standalone Redis and the in-memory store pass (test/integration/store.test.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { startService } from '../../src/main';
 import { RedisStore } from '../../src/store/redis';
 import { freePort, uniquePrefix } from '../helpers/redis';
@@ -13,10 +13,10 @@ import { PASSWORD, TestCluster, TestSentinelGroup } from './servers';
 
 const cluster = new TestCluster();
 const sentinel = new TestSentinelGroup();
-before(async () => {
+beforeAll(async () => {
   await Promise.all([cluster.start(), sentinel.start()]);
 });
-after(async () => {
+afterAll(async () => {
   await Promise.all([cluster.stop(), sentinel.stop()]);
 });
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { RedisStore } from '../../src/store/redis';
 import { freePort, uniquePrefix } from '../helpers/redis';
 import { PASSWORD, until } from './servers';
@@ -21,7 +21,7 @@ function openssl(args: string[]): void {
   if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
 }
 
-before(async () => {
+beforeAll(async () => {
   openssl([
     'req',
     '-x509',
@@ -107,7 +107,7 @@ before(async () => {
   await until(() => fs.existsSync(path.join(dir, 'server.crt')) && child.pid, 'redis-server');
 });
 
-after(async () => {
+afterAll(async () => {
   await stopServer();
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { cliDownloadSource } from '../../src/cli-download';
 import { captureLogger } from '../helpers/server';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { ConfigError, configEnvNames, configSchema, loadConfig } from '../../src/config';
 import { orgApiId } from '../../src/webex/org-id';
 

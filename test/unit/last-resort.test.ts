@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { describeFatal, installLastResort, scrubMessage } from '../../src/last-resort';
 
 function harness() {

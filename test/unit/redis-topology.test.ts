@@ -1,6 +1,6 @@
 /** How the store connects in each REDIS_MODE: seeds, passwords, TLS, and cluster key slots. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 import { connect, keySlot, parseSeeds } from '../../src/store/redis-topology';
 

@@ -3,7 +3,7 @@
  * a source for every entry, and presets that hold only catalog scopes.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import {
   REMOVED_SCOPES,
   RENAMED_SCOPES,

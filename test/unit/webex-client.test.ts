@@ -3,7 +3,7 @@
  * (with Retry-After passed on), and org ids turned into UUIDs. A stub fetch plays Webex.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { OAuthError, UpstreamError } from '../../src/errors';
 import { WebexClient, webexErrorDetail } from '../../src/webex/client';
 import { orgApiId } from '../../src/webex/org-id';

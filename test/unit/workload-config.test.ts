@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../src/config';
 
 function fails(env: Record<string, string>, pattern: RegExp) {
