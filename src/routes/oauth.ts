@@ -8,9 +8,11 @@ import {
   getPendingHandoff,
   type HandoffRecord,
 } from '../flows/device';
+import { openConsoleSession } from '../flows/grants/console';
 import { readBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
 import { lifetime } from '../views/format';
+import { setConsoleCookie } from './grants';
 
 /** The Webex redirect (REDIRECT_URI) for every flow. */
 export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
@@ -28,6 +30,14 @@ export function oauthRouter(deps: FlowDeps & { views: Views }): Router {
       browserId: readBrowserId(ctx, deps.config),
       used: q.used === '1',
     });
+
+    if (result.kind === 'console') {
+      const { id } = await openConsoleSession(deps, result.person, ctx.ip);
+      setConsoleCookie(ctx, deps.config, id);
+      ctx.status = 303;
+      ctx.redirect('/grants');
+      return;
+    }
 
     if (result.kind === 'browser') {
       const { tokens, person, granted } = result;
