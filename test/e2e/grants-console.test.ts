@@ -13,9 +13,11 @@ import {
   axeViolations,
   decideAtSandbox,
   formatViolations,
+  horizontalOverflow,
   keyboardControls,
   launchBrowser,
   newContext,
+  PHONE,
   tabThrough,
   unlabelledFields,
 } from '../helpers/browser';
@@ -130,12 +132,13 @@ describe('grants console in Chromium', () => {
     const uma = await scriptTokens('non-admin');
     const ada = await scriptTokens('accept');
 
-    const umaContext = await newContext(browser, { srv });
+    const umaContext = await newContext(browser, { srv, viewport: PHONE });
     const umaPage = await umaContext.newPage();
     await signIn(umaPage, 'non-admin');
     assert.equal(await umaPage.locator(`#grant-${uma.grantId}`).count(), 1);
     assert.equal(await umaPage.locator(`#grant-${ada.grantId}`).count(), 0);
     assert.match((await umaPage.locator('.signed-in').textContent()) ?? '', /grants you approved/);
+    assert.equal(await horizontalOverflow(umaPage), 0, 'on a phone only the table scrolls');
 
     const adaContext = await newContext(browser, { srv });
     const adaPage = await adaContext.newPage();

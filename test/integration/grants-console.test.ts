@@ -20,6 +20,8 @@ const UMA = 'uma.user@sandbox.example';
 
 let srv: TestServer;
 const pages: Page[] = [];
+/** Moves the service's clock (the flows' `now`) forward, for the session's expiry. */
+let clockOffsetMs = 0;
 
 before(async () => {
   srv = await startTestServer({
@@ -29,6 +31,7 @@ before(async () => {
       RATE_LIMIT_STARTS: '1000',
     },
     sandboxOptions: { tokenPrefix: 'CONSOLETK' },
+    now: () => Date.now() + clockOffsetMs,
   });
 });
 after(() => srv?.close());
@@ -215,6 +218,40 @@ describe('grants console over HTTP', () => {
     stale.cookies.set(cookie[0], cookie[1]);
     const page = await stale.get(`${srv.url}/grants`);
     assert.match(page.body, /href="\/grants\/signin"/, 'the old cookie opens nothing');
+  });
+
+  test('the session ends after 30 minutes', async () => {
+    const ada = await signIn('accept');
+    assert.match(ada.grants.body, /Sign out/);
+    clockOffsetMs = 29 * 60_000;
+    try {
+      assert.match((await ada.browser.get(`${srv.url}/grants`)).body, /Sign out/);
+      clockOffsetMs = 31 * 60_000;
+      const later = await ada.browser.get(`${srv.url}/grants`);
+      assert.match(later.body, /href="\/grants\/signin"/);
+      const revoke = await ada.browser.post(`${srv.url}/grants/${grantIdOf(adaGrant)}/revoke`, {
+        csrf: csrfOf(ada.grants),
+      });
+      assert.equal(revoke.status, 401, 'an expired session revokes nothing');
+    } finally {
+      clockOffsetMs = 0;
+    }
+    assert.equal((await getGrant(srv.flow, grantIdOf(adaGrant)))?.state, 'active');
+  });
+
+  test('no session when Webex does not say who signed in', async () => {
+    srv.sandbox.faults.people = 'http403';
+    try {
+      const browser = new CookieBrowser();
+      const toWebex = await browser.get(`${srv.url}/grants/signin`);
+      const back = await decideAtSandbox(browser, toWebex, 'accept');
+      pages.push(back);
+      assert.equal(back.status, 502);
+      assert.match(back.body, /did not tell us who signed in/);
+      assert.ok(!back.headers.getSetCookie().some((c) => c.startsWith('wst_console=')));
+    } finally {
+      delete srv.sandbox.faults.people;
+    }
   });
 
   test('no token in any console page or in the logs', () => {

@@ -50,6 +50,7 @@ export async function openConsoleSession(
       {
         title: 'Sign-in not finished',
         hint: 'Sign in again in a minute; if it keeps happening, the operators should check that spark:people_read is ticked on the integration.',
+        expose: true,
       },
     );
   }
