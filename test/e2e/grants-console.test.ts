@@ -18,6 +18,7 @@ import {
   launchBrowser,
   newContext,
   PHONE,
+  screenshot,
   tabThrough,
   unlabelledFields,
 } from '../helpers/browser';
@@ -92,6 +93,7 @@ describe('grants console in Chromium', () => {
     await signIn(page, 'accept');
     assert.equal(await page.locator('h1').textContent(), 'Grants');
     await noViolations(page, 'console table (light)');
+    await screenshot(page, 'grants');
     await everyControlHasVisibleFocus(page, 'console table');
 
     const row = page.locator(`#grant-${script.grantId}`);
