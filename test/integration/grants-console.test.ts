@@ -13,6 +13,7 @@ import { consoleCookieName, setConsoleCookie } from '../../src/routes/grants';
 import { requestHandoff, pollToken, decideAtSandbox, openApproval } from '../helpers/admin';
 import { events, refresh } from '../helpers/grants';
 import { CookieBrowser, forms, type Page } from '../helpers/http';
+import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const ADA = 'ada.admin@sandbox.example';
@@ -66,6 +67,7 @@ async function signIn(decision: 'accept' | 'non-admin') {
   );
   const back = await decideAtSandbox(browser, toWebex, decision);
   pages.push(back);
+  for (const [k, v] of browser.cookies) if (k.endsWith('|wst_console')) sessionIds.push(v);
   const grants = await browser.get(`${srv.url}/grants`);
   pages.push(grants);
   return { browser, back, grants };
@@ -77,6 +79,8 @@ const csrfOf = (page: Page) =>
 let adaGrant: Record<string, unknown>;
 let umaGrant: Record<string, unknown>;
 const rotatedTokens: string[] = [];
+/** Console session ids seen in cookies: they must not reach the logs either. */
+const sessionIds: string[] = [];
 
 describe('grants console over HTTP', () => {
   before(async () => {
@@ -254,6 +258,17 @@ describe('grants console over HTTP', () => {
     }
   });
 
+  test('Redis holds console sessions sealed, under keyed hashes of their ids', async () => {
+    const dump = await dumpPrefix(srv.redis!.url, srv.redis!.prefix);
+    const sessions = [...dump].filter(([k]) => k.includes('console:'));
+    assert.ok(sessions.length > 0, 'sessions are in the store');
+    for (const [key, value] of sessions) {
+      assert.match(value, /^v1\./, 'sealed');
+      assert.ok(!value.includes('@sandbox.example'), 'no email in clear');
+      for (const id of sessionIds) assert.ok(!key.includes(id), 'no session id in a key');
+    }
+  });
+
   test('no token in any console page or in the logs', () => {
     const secrets = [
       ...srv.sandbox.issued.flatMap((t) => [t.access_token, t.refresh_token]),
@@ -268,6 +283,8 @@ describe('grants console over HTTP', () => {
       assert.ok(!logs.includes(secret), 'a token in the logs');
     }
     for (const page of pages) assert.doesNotMatch(page.body, /wst_rt_|CONSOLETK_/);
+    assert.ok(sessionIds.length > 3);
+    for (const id of sessionIds) assert.ok(!logs.includes(id), 'a console session id in the logs');
     assert.ok(events(srv.logs, 'console_signed_in').length > 0);
   });
 });
