@@ -90,7 +90,7 @@ function stateText(g: GrantView): string {
 const at = (ms: number) => ({ iso: new Date(ms).toISOString(), utc: utc(ms) });
 
 /** What a row of the table shows; no token or digest ever reaches the view. */
-function row(g: GrantView) {
+export function grantRow(g: GrantView) {
   return {
     id: g.id,
     client: g.client,
@@ -153,8 +153,8 @@ export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
     ctx.body = views.render('grants', {
       pageTitle: 'Grants',
       ...common(signed.id, signed.session),
-      grants: grants.map(row),
-      justRevoked: justRevoked ? row(justRevoked) : null,
+      grants: grants.map(grantRow),
+      justRevoked: justRevoked ? grantRow(justRevoked) : null,
     });
   });
 
@@ -195,7 +195,7 @@ export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
     ctx.body = views.render('grants-revoke', {
       pageTitle: 'Revoke this grant?',
       ...common(signed.id, signed.session),
-      grant: row(grant),
+      grant: grantRow(grant),
     });
   });
 
