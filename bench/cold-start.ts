@@ -16,7 +16,7 @@ export async function coldStartSection(ctx: Ctx): Promise<StartRep[]> {
   const reps: StartRep[] = [];
   for (let i = 0; i < COLD_STARTS; i++) {
     const port = await freePort();
-    const env = serviceEnv(port, ctx.redisUrl, ctx.sandboxUrl);
+    const env = serviceEnv(port, ctx.redisUrl, ctx.sandboxUrl, await freePort());
     const started = performance.now();
     const child = spawnChild(
       process.execPath,

@@ -66,10 +66,11 @@ export async function cannon(opts: {
 
 const tokenMetric = 'wst_token_endpoint_errors_total';
 
-export async function tokenCounters(
-  url: string,
-): Promise<{ pending: number; slowDown: number; all: number }> {
-  const text = await fetchText(`${url}/metrics`);
+/** Token endpoint counters, from the service's METRICS_PORT (never on its public port). */
+export async function tokenCounters(svc: {
+  env: NodeJS.ProcessEnv;
+}): Promise<{ pending: number; slowDown: number; all: number }> {
+  const text = await fetchText(`http://127.0.0.1:${svc.env.METRICS_PORT}/metrics`);
   return {
     pending: counterValue(text, tokenMetric, 'error="authorization_pending"'),
     slowDown: counterValue(text, tokenMetric, 'error="slow_down"'),

@@ -65,7 +65,7 @@ async function measureService(
   connections: number,
   nextBody: () => string,
 ): Promise<ServiceRun> {
-  const m0 = await tokenCounters(svc.url);
+  const m0 = await tokenCounters(svc);
   const c0 = await commandStats(ctx.admin);
   const s0 = cpuMs(svc.child.pid);
   const sampler = sampleRss(svc.child.pid, 200);
@@ -81,7 +81,7 @@ async function measureService(
   await sleep(300); // let requests in flight when autocannon stopped finish server-side
   const c1 = await commandStats(ctx.admin);
   const cpu = cpuMs(svc.child.pid) - s0;
-  const m1 = await tokenCounters(svc.url);
+  const m1 = await tokenCounters(svc);
   const pending = m1.pending - m0.pending;
   const slowDown = m1.slowDown - m0.slowDown;
   return {
@@ -178,7 +178,7 @@ export async function pollingSection(
     }
   }
   log('round trips: 1 s at 10 connections with Redis MONITOR attached (not timed)');
-  const m0 = await tokenCounters(svc.url);
+  const m0 = await tokenCounters(svc);
   try {
     const calls = await monitorRoundTrips(ctx.redisUrl, async () => {
       await cannon({
@@ -190,7 +190,7 @@ export async function pollingSection(
         body: nextBody,
       });
     });
-    const m1 = await tokenCounters(svc.url);
+    const m1 = await tokenCounters(svc);
     const roundTrips = {
       ...calls,
       pending: m1.pending - m0.pending,

@@ -6,9 +6,8 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../src/config';
-import { hashSecret } from '../src/crypto';
 import type { FlowDeps } from '../src/flows/context';
-import { createHandoff } from '../src/flows/device';
+import { createHandoff, handoffId } from '../src/flows/device';
 import { buildService, type Service } from '../src/service';
 import { freePort, startLocalRedis, type LocalRedisServer } from '../test/helpers/redis';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/helpers/server';
@@ -47,7 +46,12 @@ export async function provideRedis(): Promise<BenchRedis> {
   }
 }
 
-export function serviceEnv(port: number, redisUrl: string, sandboxUrl: string): NodeJS.ProcessEnv {
+export function serviceEnv(
+  port: number,
+  redisUrl: string,
+  sandboxUrl: string,
+  metricsPort: number,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) {
     // Nothing from the caller's service configuration leaks in.
@@ -62,6 +66,9 @@ export function serviceEnv(port: number, redisUrl: string, sandboxUrl: string): 
     ...env,
     NODE_ENV: 'production',
     ALLOW_HTTP_PUBLIC_URL: 'true',
+    // Production refuses an empty org list and /metrics on the public port.
+    ALLOWED_ORG_IDS: 'sandbox-org-0001',
+    METRICS_PORT: String(metricsPort),
     HOST: '127.0.0.1',
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -96,7 +103,7 @@ export async function startServiceChild(
   override: { dist?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServiceChild> {
   const port = await freePort();
-  const env = { ...serviceEnv(port, redisUrl, sandboxUrl), ...override.env };
+  const env = { ...serviceEnv(port, redisUrl, sandboxUrl, await freePort()), ...override.env };
   // The Node flags the image's CMD gives, then the bench's own (gc + memoryUsage over IPC).
   // A BENCH_COMPARE build runs with the flags of its own revision's Dockerfile.
   const dockerfile = override.dist ? path.join(override.dist, '..', 'Dockerfile') : undefined;
@@ -187,7 +194,7 @@ export async function createHandoffs(
       out[i] = {
         deviceCode: res.device_code,
         userCode: res.user_code,
-        h: hashSecret(res.device_code),
+        h: handoffId(deps, res.device_code),
       };
     }
   };

@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   try {
     const sandbox = await startHelper('sandbox.ts', {});
     children.push(sandbox.child);
-    replica = await startReplica(serviceEnv(1, redis.url, sandbox.url));
+    replica = await startReplica(serviceEnv(1, redis.url, sandbox.url, 2));
     const ctx: Ctx = {
       admin,
       redisPid: Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0),

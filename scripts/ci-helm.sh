@@ -31,12 +31,16 @@ bash "$ROOT/scripts/build-tools.sh"
 pass "kubevalidate built and its own tests pass"
 
 # --- values for the default case ----------------------------------------------
-# The chart needs the Webex credentials and a host; a fixed key and Redis
-# password keep the rendering reproducible (otherwise they are generated).
+# The chart needs the Webex credentials, a host with TLS and the allowed org; a
+# fixed key and Redis password keep the rendering reproducible (otherwise they are generated).
 DEFAULT_SET=(
   --set webex.clientId=ci-client-id
   --set webex.clientSecret=ci-client-secret
   --set 'ingress.hosts[0].host=tokens.example.com'
+  --set 'ingress.tls[0].secretName=tokens-tls'
+  --set 'ingress.tls[0].hosts[0]=tokens.example.com'
+  --set config.allowedOrgIds=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c
+  --set-string 'config.allowedScopes=spark-admin:people_read spark:people_read'
 )
 
 # --- lint ---------------------------------------------------------------------
@@ -136,5 +140,16 @@ expect_schema_rejected 'no public URL (ingress off, no publicUrl)' 'ingress' --s
 expect_render_rejected 'two Redis sources' 'exactly one Redis' --set redis.url=redis://elsewhere:6379
 expect_render_rejected 'grace period shorter than the drain' 'terminationGracePeriodSeconds' --set terminationGracePeriodSeconds=10
 expect_render_rejected 'existingSecret plus inline credentials' 'existingSecret is set' --set existingSecret=mine
+expect_render_rejected 'empty org allowlist' 'allowedOrgIds is empty' --set config.allowedOrgIds=
+# No TLS: DEFAULT_SET without its two ingress.tls entries.
+NO_TLS_SET=("${DEFAULT_SET[@]:0:6}" "${DEFAULT_SET[@]:10}")
+if "$HELM" template wst "$CHART" "${NO_TLS_SET[@]}" >"$WORK/bad.log" 2>&1; then
+  fail "helm template accepted an Ingress without TLS"
+fi
+grep -q 'Ingress has no TLS' "$WORK/bad.log" || { cat "$WORK/bad.log"; fail "no TLS refused without the expected message"; }
+pass "template rejects an Ingress without TLS: $(bad_values_message 'Ingress has no TLS')"
+"$HELM" template wst "$CHART" "${NO_TLS_SET[@]}" --set ingress.allowPlainHttp=true >/dev/null \
+  || fail "ingress.allowPlainHttp=true should allow an Ingress without TLS"
+pass "ingress.allowPlainHttp=true renders an Ingress without TLS on purpose"
 
 echo "ci-helm: all chart checks passed"

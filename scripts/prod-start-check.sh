@@ -21,10 +21,29 @@ mapfile -t image_cmd < <(node -e "const m=require('fs').readFileSync('Dockerfile
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 prefix="wst-prodcheck-$$-$RANDOM:"
 start_ms=$(date +%s%3N)
-(cd "$work" && NODE_ENV=production PORT="$port" HOST=127.0.0.1 \
-  PUBLIC_URL="https://tokens.example.test" CLIENT_ID=ci-client-id CLIENT_SECRET=ci-client-secret \
-  REDIS_URL="$REDIS_URL" REDIS_PREFIX="$prefix" TOKEN_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" \
-  exec "${image_cmd[@]}") >"$work/service.log" 2>&1 &
+metrics_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+key="$(head -c 32 /dev/urandom | base64)"
+prod_env=(NODE_ENV=production PORT="$port" HOST=127.0.0.1 METRICS_PORT="$metrics_port"
+  PUBLIC_URL="https://tokens.example.test" CLIENT_ID=ci-client-id CLIENT_SECRET=ci-client-secret
+  ALLOWED_ORG_IDS=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c
+  ALLOWED_SCOPES="spark-admin:people_read spark:people_read" REDIS_URL="$REDIS_URL" REDIS_PREFIX="$prefix" TOKEN_ENCRYPTION_KEY="$key")
+
+# Production refuses what would let strangers in, with exit code 2 and a line saying what to do.
+refuses() {
+  local expect=$1; shift
+  local out code=0
+  out=$(cd "$work" && env "${prod_env[@]}" "$@" timeout 20 "${image_cmd[@]}" 2>&1) || code=$?
+  if [ "$code" -ne 2 ] || ! grep -q "$expect" <<<"$out"; then
+    echo "FAIL: NODE_ENV=production $* should refuse to start (exit 2, \"$expect\"); got exit $code: $out"
+    exit 1
+  fi
+  echo "PASS: production refuses $*"
+}
+refuses "SANDBOX=true is refused" SANDBOX=true
+refuses "ALLOW_ANY_ORG=true" ALLOWED_ORG_IDS=
+refuses "METRICS_PORT must be set" METRICS_PORT=0
+
+(cd "$work" && exec env "${prod_env[@]}" "${image_cmd[@]}") >"$work/service.log" 2>&1 &
 pid=$!
 
 ready=""
@@ -40,6 +59,12 @@ echo "PASS: production layout ready in $(( $(date +%s%3N) - start_ms )) ms"
 curl -fsS "http://127.0.0.1:$port/healthz" | grep -q '"ok"' && echo "PASS: /healthz"
 curl -fsS "http://127.0.0.1:$port/.well-known/oauth-authorization-server" | grep -q '"issuer":"https://tokens.example.test"' && echo "PASS: metadata issuer"
 head -n 1 "$work/service.log" | grep -q '^{' && echo "PASS: JSON logs in production"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")" = 404 ] \
+  || { echo "FAIL: /metrics answered on the public port"; exit 1; }
+echo "PASS: no /metrics on the public port"
+metrics_text=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || metrics_text=""
+grep -q '^# HELP wst_' <<<"$metrics_text" || { echo "FAIL: no metrics on METRICS_PORT"; exit 1; }
+echo "PASS: /metrics on METRICS_PORT"
 # The one-file CLI: served as built, its checksum in the metadata; the packaged CLI runs without tsx.
 curl -fsS -o "$work/cli.js" "http://127.0.0.1:$port/cli/webex-token.js"
 want=$(curl -fsS "http://127.0.0.1:$port/.well-known/oauth-authorization-server" | node -e "let s='';process.stdin.on('data',(c)=>s+=c).on('end',()=>console.log(JSON.parse(s).webex_scoped_tokens.cli_sha256))")

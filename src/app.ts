@@ -10,6 +10,7 @@ import type { HandoffWaiters } from './flows/device';
 import { errorHandler } from './middleware/error-handler';
 import { canonicalHost } from './middleware/canonical-host';
 import { formBody } from './middleware/form-body';
+import { clientAddress, httpsOnly } from './middleware/proxy';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
@@ -56,9 +57,11 @@ export function createApp(deps: AppDeps): Koa {
   // router comes right after the shared layers and reads its own form bodies.
   const token = tokenRouter({ ...flow, waiters, readForm });
 
+  app.use(clientAddress(config));
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
   app.use(errorHandler({ logger, views, metrics }));
+  app.use(httpsOnly(config));
   // The callback too, when Webex sends the browser back to PUBLIC_URL's own origin (as usual).
   const callback = new URL(config.redirectUri);
   const samePlace = callback.origin === new URL(config.publicUrl).origin;
@@ -78,7 +81,8 @@ export function createApp(deps: AppDeps): Koa {
 
   const routers = [
     healthRouter({ store: deps.store }),
-    ...(config.metricsPort === 0 ? [metricsRouter(metrics)] : []),
+    // Never on the public port in production (config refuses METRICS_PORT=0 there, too).
+    ...(config.metricsPort === 0 && config.env !== 'production' ? [metricsRouter(metrics)] : []),
     metadataRouter(config, cliDownload),
     cliRouter(cliDownload),
     pagesRouter(flow),

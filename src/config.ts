@@ -391,10 +391,17 @@ export const configSchema = {
     env: 'TRUST_PROXY',
   },
   allowedOrgIds: {
-    doc: "Space- or comma-separated Webex org IDs allowed to sign in, as the UUID Control Hub shows or the API's base64 form (empty: any org).",
+    doc: "Space- or comma-separated Webex org IDs allowed to sign in, as the UUID Control Hub shows or the API's base64 form (empty: any org; refused in production unless ALLOW_ANY_ORG=true).",
     format: isString,
     default: '',
     env: 'ALLOWED_ORG_IDS',
+  },
+  allowAnyOrg: {
+    doc: 'Production with an empty ALLOWED_ORG_IDS: let admins of any Webex org sign in and approve (set on purpose).',
+    format: isBoolean,
+    // A string default, so convict does not coerce typos like "ture" into true before validation.
+    default: 'false',
+    env: 'ALLOW_ANY_ORG',
   },
   logLevel: {
     doc: 'Minimum level of log lines written (JSON on stdout).',
@@ -447,10 +454,22 @@ export const configSchema = {
     env: 'RATE_LIMIT_DEVICE_AUTHORIZATIONS',
   },
   rateLimitUserCodeFailures: {
-    doc: 'Wrong user-code entries allowed per address and per browser per window.',
+    doc: 'User-code entries allowed per address (IPv6: per /64) and per browser per window; counted before the lookup, so right codes count too.',
     format: isPositiveInt(1000),
     default: 10,
     env: 'RATE_LIMIT_USER_CODE_FAILURES',
+  },
+  rateLimitUserCodeEntriesPerCode: {
+    doc: 'Entries of any one user code allowed per window, from all addresses together.',
+    format: isPositiveInt(1000),
+    default: 10,
+    env: 'RATE_LIMIT_USER_CODE_ENTRIES_PER_CODE',
+  },
+  rateLimitUserCodeGlobalFailures: {
+    doc: 'Wrong user-code entries allowed per window from all sources together; past it code entry pauses for everyone and wst_user_code_global_budget_exhausted_total counts up (alert on it).',
+    format: isPositiveInt(1_000_000),
+    default: 200,
+    env: 'RATE_LIMIT_USER_CODE_GLOBAL_FAILURES',
   },
   rateLimitStarts: {
     doc: 'Browser sign-ins (/start) allowed per source address per window.',
@@ -578,6 +597,8 @@ export interface AppConfig {
     windowSeconds: number;
     deviceAuthorizations: number;
     userCodeFailures: number;
+    userCodeEntriesPerCode: number;
+    userCodeGlobalFailures: number;
     starts: number;
     refreshes: number;
   };
@@ -679,6 +700,16 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
   const port = get('port') as number;
   const sandbox = toBoolean(get('sandbox'));
   const production = envName === 'production';
+  if (production && sandbox) {
+    throw new ConfigError(
+      'Invalid configuration: SANDBOX=true is refused when NODE_ENV=production (the simulated Webex lets anyone sign in); remove SANDBOX, or run the demo with NODE_ENV=development',
+    );
+  }
+  if (production && get('metricsPort') === 0) {
+    throw new ConfigError(
+      'Invalid configuration: METRICS_PORT must be set in production, so /metrics stays off the public port; e.g. METRICS_PORT=9090 (the Helm chart sets it) and scrape that port inside the cluster',
+    );
+  }
 
   const publicUrl = ((get('publicUrl') as string) || `http://localhost:${port}`).replace(
     /\/+$/,
@@ -769,6 +800,12 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
     );
   }
 
+  if (production && allowedOrgIds.length === 0 && !toBoolean(get('allowAnyOrg'))) {
+    throw new ConfigError(
+      'Invalid configuration: ALLOWED_ORG_IDS is empty in production, so an admin of any Webex org could approve a code seen in some CI log; list your org IDs (the UUID Control Hub shows, or the base64 orgId of people/me), or set ALLOW_ANY_ORG=true on purpose',
+    );
+  }
+
   const rawClients = get('deviceClients');
   const clients = (
     typeof rawClients === 'string' ? JSON.parse(rawClients) : rawClients
@@ -810,6 +847,8 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       windowSeconds: get('rateLimitWindowSeconds') as number,
       deviceAuthorizations: get('rateLimitDeviceAuthorizations') as number,
       userCodeFailures: get('rateLimitUserCodeFailures') as number,
+      userCodeEntriesPerCode: get('rateLimitUserCodeEntriesPerCode') as number,
+      userCodeGlobalFailures: get('rateLimitUserCodeGlobalFailures') as number,
       starts: get('rateLimitStarts') as number,
       refreshes: get('rateLimitRefreshes') as number,
     },

@@ -9,11 +9,6 @@ export function randomToken(bytes = 32): string {
   return crypto.randomBytes(bytes).toString('base64url');
 }
 
-/** SHA-256 digest in base64url: the store key for secrets we must look up but not keep. */
-export function hashSecret(value: string): string {
-  return crypto.hash('sha256', value, 'base64url');
-}
-
 /**
  * HMAC-SHA256 under a server key, in base64url: the store key for codes, addresses and other
  * values we must look up but not keep. A plain hash would not do: user codes (20^8) and every

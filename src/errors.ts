@@ -124,8 +124,12 @@ export class UpstreamError extends HttpError {
   }
 }
 
-export function tooManyRequests(retryAfterSeconds: number, what: string): HttpError {
-  return new HttpError(429, 'rate_limited', `Too many ${what} from your address or browser.`, {
+export function tooManyRequests(
+  retryAfterSeconds: number,
+  what: string,
+  message = `Too many ${what} from your address or browser.`,
+): HttpError {
+  return new HttpError(429, 'rate_limited', message, {
     title: 'Too many attempts',
     hint: `Wait ${retryAfterSeconds} seconds before trying again.`,
     headers: { 'Retry-After': String(retryAfterSeconds) },

@@ -15,6 +15,8 @@ export interface Metrics {
   tokenEndpointErrors: Counter<'error'>;
   webexLatency: Histogram<'endpoint' | 'outcome'>;
   rateLimitRejections: Counter<'limit'>;
+  /** Alert on any increase: wrong user codes from everywhere used up the global budget. */
+  userCodeGlobalBudgetExhausted: Counter;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   grantsIssued: Counter<'mode'>;
   grantRefreshes: Counter<'outcome'>;
@@ -67,6 +69,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'wst_rate_limit_rejections_total',
       help: 'Requests refused by a rate limit, by limit name.',
       labelNames: ['limit'],
+      registers,
+    }),
+    userCodeGlobalBudgetExhausted: new Counter({
+      name: 'wst_user_code_global_budget_exhausted_total',
+      help: 'Times wrong user-code entries from all sources used up RATE_LIMIT_USER_CODE_GLOBAL_FAILURES; code entry is paused for everyone until the window ends. Alert on any increase.',
       registers,
     }),
     httpDuration: new Histogram({

@@ -67,18 +67,23 @@ export async function buildService(
   const store = await buildStore(config, logger, overrides);
   let keys = config.encryptionKeys;
   if (keys.length === 0) {
-    // Only possible with the in-memory store: nothing sealed outlives this process anyway.
+    // Only possible with the in-memory store: nothing sealed or hashed outlives this process.
     keys = [crypto.randomBytes(32)];
+    logger.info(
+      { event: 'ephemeral_key' },
+      'TOKEN_ENCRYPTION_KEY is not set: sealing and keyed hashes use a random key made for this process.',
+    );
   }
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
+  const sealer = new Sealer(keys);
   const flow: FlowDeps = {
     config,
     store,
-    sealer: new Sealer(keys),
+    sealer,
     webex: webexClientFor(config, metrics, logger),
     logger,
     metrics,
-    limiter: new RateLimiter(store, metrics),
+    limiter: new RateLimiter(store, metrics, sealer.hasher),
     now: overrides.now ?? Date.now,
   };
   metrics.countGrantsWith(() => countActiveGrants(flow));
@@ -111,9 +116,11 @@ export async function buildService(
 function sandboxFor(config: AppConfig, given: Sandbox | null | undefined): Sandbox | undefined {
   if (given !== undefined) return given ?? undefined;
   if (!config.sandbox) return undefined;
+  // It sends browsers back only to the service's own callback, never to a redirect_uri it is handed.
   return new Sandbox({
     clientId: config.clientId,
     clientSecret: config.clientSecret,
+    redirectUris: [config.redirectUri],
     // The simulated integration has every scope this service may ask for ticked.
     registeredScopes: [
       ...SCOPE_CATALOG.map((s) => s.scope),
@@ -154,6 +161,14 @@ async function buildStore(
       { event: 'redis_topology', mode: config.redis.mode },
       `${redis.describe()} (REDIS_MODE=${config.redis.mode})`,
     );
+    // Grants live in Redis for up to 90 days. Readiness does not depend on this (see
+    // docs/grants.md, "Durability"); a warning tells operators while they can still fix it.
+    if ((await redis.appendOnly().catch(() => null)) === false) {
+      logger.warn(
+        { event: 'redis_not_persisting' },
+        "Redis reports no append-only file (appendonly no): grants (scripts' refresh tokens) are lost if Redis restarts without a snapshot. Turn on appendonly, or accept that scripts must log in again after a Redis restart.",
+      );
+    }
   } else {
     logger.warn(
       { event: 'redis_topology', mode: config.redis.mode },

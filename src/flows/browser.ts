@@ -2,19 +2,19 @@
  * The authorization-code flow with Webex, shared by the browser flow (tokens shown to the
  * admin) and the script handoff (tokens delivered to a polling script). No Koa in here.
  */
-import { hashSecret, pkceChallenge, randomToken, safeEqual } from '../crypto';
+import { pkceChallenge, randomToken, safeEqual } from '../crypto';
 import { HttpError, UpstreamError } from '../errors';
 import type { WebexPerson, WebexTokens } from '../webex/client';
 import { canReadPeopleMe, identityScopeFor } from '../webex/scopes';
 import type { FlowDeps } from './context';
 
-/** What the store keeps between /start and /oauth, under the hash of `state`. */
+/** What the store keeps between /start and /oauth, under the keyed hash of `state`. */
 interface FlowRecord {
   kind: FlowKind;
   scopes: string[];
   /** The scope added so the service learns who signed in (also asked of Webex), if any. */
   identity?: string;
-  /** Hash of the browser-binding cookie value. */
+  /** Keyed hash of the browser-binding cookie value. */
   binding: string;
   /** The PKCE verifier, sealed. */
   verifier: string;
@@ -40,13 +40,13 @@ const spentKey = (stateHash: string) => `spent:${stateHash}`;
 export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Promise<string> {
   const state = randomToken(32);
   const verifier = randomToken(48);
-  const stateHash = hashSecret(state);
+  const stateHash = deps.sealer.hasher.digest('state', state);
   const identity = identityScopeFor(deps.config.identityScope, opts.scopes);
   const record: FlowRecord = {
     kind: opts.kind,
     scopes: opts.scopes,
     ...(identity ? { identity } : {}),
-    binding: hashSecret(opts.browserId),
+    binding: deps.sealer.hasher.digest('browser', opts.browserId),
     verifier: deps.sealer.seal(verifier, flowKey(stateHash)),
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
     createdAt: deps.now(),
@@ -238,7 +238,7 @@ export async function completeAuthorization(
 
 async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<CallbackResult> {
   if (!input.state) throw new StateError(input.used ? 'used' : 'missing');
-  const stateHash = hashSecret(input.state);
+  const stateHash = deps.sealer.hasher.digest('state', input.state);
   const raw = await deps.store.take(flowKey(stateHash));
   if (raw === null) {
     const spent = await deps.store.get(spentKey(stateHash));
@@ -247,7 +247,8 @@ async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<C
   await deps.store.set(spentKey(stateHash), '1', deps.config.flowTtlSeconds * 1000);
   const record = JSON.parse(raw) as FlowRecord;
   if (!input.browserId) throw new StateError('no_cookie', deps.config.publicUrl);
-  if (!safeEqual(hashSecret(input.browserId), record.binding)) throw new StateError('mismatch');
+  if (!safeEqual(deps.sealer.hasher.digest('browser', input.browserId), record.binding))
+    throw new StateError('mismatch');
 
   const outcome = (o: string) => deps.metrics.flowsCompleted.inc({ kind: record.kind, outcome: o });
 

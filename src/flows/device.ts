@@ -6,7 +6,6 @@
 import {
   formatUserCode,
   generateUserCode,
-  hashSecret,
   normalizeUserCode,
   randomToken,
   safeEqual,
@@ -17,7 +16,7 @@ import { checkRequestedScopes } from '../webex/scopes';
 import type { WebexPerson, WebexTokens } from '../webex/client';
 import type { FlowDeps } from './context';
 import { type IssuedTokens, issueGrant } from './grants/issue';
-import type { RateLimitRule } from './rate-limit';
+import { addressId, type RateLimitRule } from './rate-limit';
 
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
 const SLOW_DOWN_STEP_SECONDS = 5;
@@ -60,14 +59,19 @@ const resultKey = (h: string) => `result:{${h}}`;
 const pollKey = (h: string) => `poll:{${h}}`;
 const slowKey = (h: string) => `slow:{${h}}`;
 const expiredKey = (h: string) => `expired:{${h}}`;
-const userCodeKey = (code: string) => `ucode:${hashSecret(code)}`;
+/** A handoff's id: the keyed hash of its device code, which names every key of the handoff. */
+export const handoffId = (deps: Pick<FlowDeps, 'sealer'>, deviceCode: string) =>
+  deps.sealer.hasher.digest('device_code', deviceCode);
+const userCodeKey = (deps: Pick<FlowDeps, 'sealer'>, code: string) =>
+  `ucode:${deps.sealer.hasher.digest('user_code', code)}`;
 const decidedKey = (h: string) => `decided:{${h}}`;
 /**
  * What the approving admin's page polls: keyed by a second hash so that nothing named after
  * the device code outlives the delivery, and holding only the state, never a token.
  */
 const watchKey = (w: string) => `watch:${w}`;
-const watchIdFor = (h: string) => hashSecret(`watch:${h}`);
+const watchIdFor = (deps: Pick<FlowDeps, 'sealer'>, h: string) =>
+  deps.sealer.hasher.digest('watch', h);
 
 /** The handoff as the approving admin's page shows it, after approval. */
 export type WatchState = 'approved' | 'delivered' | 'cancelled' | 'expired';
@@ -167,13 +171,13 @@ export async function createHandoff(
   const { config, store, now } = deps;
   const ttlMs = config.device.ttlSeconds * 1000;
   const deviceCode = randomToken(32);
-  const h = hashSecret(deviceCode);
+  const h = handoffId(deps, deviceCode);
 
   let userCode = '';
   let ucKey = '';
   for (let attempt = 0; ; attempt++) {
     userCode = generateUserCode();
-    ucKey = userCodeKey(userCode);
+    ucKey = userCodeKey(deps, userCode);
     if (await store.setIfAbsent(ucKey, h, ttlMs)) break;
     if (attempt >= 5)
       throw new HttpError(
@@ -222,24 +226,59 @@ export const userCodeRule = (deps: FlowDeps): RateLimitRule => ({
   name: 'user_code',
   limit: deps.config.rateLimit.userCodeFailures,
   windowSeconds: deps.config.rateLimit.windowSeconds,
-  what: 'wrong codes',
+  what: 'code entries',
 });
+
+/** Entries of one code, from anywhere: a code seen somewhere cannot be hammered from many addresses. */
+const perCodeRule = (deps: FlowDeps): RateLimitRule => ({
+  name: 'user_code_each',
+  limit: deps.config.rateLimit.userCodeEntriesPerCode,
+  windowSeconds: deps.config.rateLimit.windowSeconds,
+  what: 'entries of this code',
+  message:
+    'This code was entered too many times in the last minutes, from one or more places, so it is paused.',
+});
+
+/** Wrong entries from everywhere together: a guessing run spread over many addresses. */
+const globalRule = (deps: FlowDeps): RateLimitRule => ({
+  name: 'user_code_global',
+  limit: deps.config.rateLimit.userCodeGlobalFailures,
+  windowSeconds: deps.config.rateLimit.windowSeconds,
+  what: 'wrong codes',
+  message:
+    'Too many wrong codes were entered on this service recently (from everywhere, not only from you), so code entry is paused for everyone.',
+});
+
+const GLOBAL_ID = 'all';
 
 /**
  * Find the pending handoff a person's typed code names. Wrong, expired and used codes all
- * give the same answer (null), and each counts against the address and the browser.
+ * give the same answer (null). Every entry is counted against the address (IPv6: its /64),
+ * the browser and the code before the lookup, atomically, so a burst of concurrent entries
+ * cannot all slip under the limit; wrong entries also count against a global budget.
  */
 export async function findPendingHandoff(
   deps: FlowDeps,
   typed: string,
   who: { address: string; browserId: string },
 ): Promise<PendingHandoff | null> {
-  const ids = [`ip:${who.address}`, `browser:${who.browserId}`];
   const rule = userCodeRule(deps);
-  await deps.limiter.ensureUnder(rule, ids);
+  const global = globalRule(deps);
+  if (await deps.limiter.exhausted(global, GLOBAL_ID)) deps.limiter.reject(global);
   const code = normalizeUserCode(typed);
-  const found = code ? await lookupPending(deps, userCodeKey(code)) : null;
-  if (!found) await deps.limiter.fail(rule, ids);
+  await deps.limiter.hitAll([
+    [rule, addressId(who.address)],
+    [rule, `browser:${who.browserId}`],
+    ...(code ? [[perCodeRule(deps), `code:${code}`] as const] : []),
+  ]);
+  const found = code ? await lookupPending(deps, userCodeKey(deps, code)) : null;
+  if (!found && (await deps.limiter.fail(global, GLOBAL_ID))) {
+    deps.metrics.userCodeGlobalBudgetExhausted.inc();
+    deps.logger.warn(
+      { event: 'user_code_global_budget_exhausted', limit: global.limit },
+      'wrong user codes from all sources used up the global budget: code entry is paused for everyone until the window ends (a distributed guessing run?)',
+    );
+  }
   return found;
 }
 
@@ -350,7 +389,7 @@ async function saveWatch(
 ): Promise<void> {
   const ttl = Math.max(1, expiresAt - deps.now()) + TOMBSTONE_MS;
   const record: WatchRecord = { state, expiresAt };
-  await deps.store.set(watchKey(watchIdFor(h)), JSON.stringify(record), ttl);
+  await deps.store.set(watchKey(watchIdFor(deps, h)), JSON.stringify(record), ttl);
 }
 
 /**
@@ -402,7 +441,7 @@ export async function approveHandoff(
     'script handoff approved',
   );
   await notify(deps, pending.handoff);
-  return { watchId: watchIdFor(pending.handoff) };
+  return { watchId: watchIdFor(deps, pending.handoff) };
 }
 
 /** What the approving admin's page shows: picked up, still waiting, given up, or too late. */
@@ -423,7 +462,7 @@ export async function cancelHandoff(
   deviceCode: string,
   client: DeviceClientConfig,
 ): Promise<boolean> {
-  const h = hashSecret(deviceCode);
+  const h = handoffId(deps, deviceCode);
   const read = async (): Promise<HandoffRecord | null> => {
     const raw = await deps.store.get(handoffKey(h));
     const r = raw === null ? null : (JSON.parse(raw) as HandoffRecord);
@@ -587,7 +626,7 @@ export async function pollHandoff(
   input: PollInput,
 ): Promise<Delivery> {
   const { store, config } = deps;
-  const h = hashSecret(input.deviceCode);
+  const h = handoffId(deps, input.deviceCode);
   // One round trip: the record, the slow_down count, and the poll gate, shut for the current
   // interval (grown 5 s per slow_down) unless a poll already shut it.
   const {
@@ -725,13 +764,17 @@ function invalidGrant(): OAuthError {
   );
 }
 
-/** The shared secret for Approve/Deny forms, derived from the browser cookie. */
-export function csrfTokenFor(browserId: string): string {
-  return hashSecret(`csrf:${browserId}`);
+/** The shared secret for Approve/Deny forms: a keyed hash of the browser cookie. */
+export function csrfTokenFor(deps: Pick<FlowDeps, 'sealer'>, browserId: string): string {
+  return deps.sealer.hasher.digest('csrf', browserId);
 }
 
-export function checkCsrf(browserId: string | undefined, token: string | undefined): void {
-  if (!browserId || !token || !safeEqual(csrfTokenFor(browserId), token)) {
+export function checkCsrf(
+  deps: Pick<FlowDeps, 'sealer'>,
+  browserId: string | undefined,
+  token: string | undefined,
+): void {
+  if (!browserId || !token || !safeEqual(csrfTokenFor(deps, browserId), token)) {
     throw new HttpError(
       403,
       'csrf',

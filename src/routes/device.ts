@@ -1,3 +1,4 @@
+import net from 'node:net';
 import Router from '@koa/router';
 import { formatUserCode, normalizeUserCode } from '../crypto';
 import { HttpError } from '../errors';
@@ -26,7 +27,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   const enterPage = (browserId: string, userCode: string, problem: string | null) =>
     views.render('device-enter', {
       pageTitle: 'Approve a script',
-      csrf: csrfTokenFor(browserId),
+      csrf: csrfTokenFor(deps, browserId),
       userCode,
       problem,
     });
@@ -41,7 +42,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   router.post('verification-submit', '/device', async (ctx) => {
     const body = formBody(ctx);
     const browserId = readBrowserId(ctx, config);
-    checkCsrf(browserId, single(body, 'csrf'));
+    checkCsrf(deps, browserId, single(body, 'csrf'));
     const typed = (single(body, 'user_code') ?? '').slice(0, 64);
     const found = await findPendingHandoff(deps, typed, { address: ctx.ip, browserId: browserId! });
     if (!found) {
@@ -58,13 +59,14 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
     const client = config.device.clients.find((c) => c.id === record.clientId);
     ctx.body = views.render('device-approve', {
       pageTitle: 'Approve this request?',
-      csrf: csrfTokenFor(browserId!),
+      csrf: csrfTokenFor(deps, browserId!),
       handoff: found.handoff,
       userCode: formatUserCode(normalizeUserCode(typed)!),
       clientName: record.clientName,
       clientDescription: client?.description ?? null,
+      // Only a valid IP is shown as the requester's address (records predating the check, too).
       requester: {
-        address: record.requester.address,
+        address: shownAddress(record.requester.address),
         userAgent: claimedUserAgent(record.requester.userAgent),
       },
       createdIso: new Date(record.createdAt).toISOString(),
@@ -98,7 +100,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   router.post('approve', '/device/approve', async (ctx) => {
     const body = formBody(ctx);
     const browserId = readBrowserId(ctx, config);
-    checkCsrf(browserId, single(body, 'csrf'));
+    checkCsrf(deps, browserId, single(body, 'csrf'));
     const pending = await pendingFrom(body);
     ctx.redirect(
       await startAuthorization(deps, {
@@ -112,7 +114,7 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
 
   router.post('deny', '/device/deny', async (ctx) => {
     const body = formBody(ctx);
-    checkCsrf(readBrowserId(ctx, config), single(body, 'csrf'));
+    checkCsrf(deps, readBrowserId(ctx, config), single(body, 'csrf'));
     const pending = await pendingFrom(body);
     await denyHandoff(deps, pending, 'declined');
     ctx.body = views.render('device-done', {
@@ -133,6 +135,10 @@ export function deviceRouter(deps: FlowDeps & { views: Views }): Router {
   });
 
   return router;
+}
+
+function shownAddress(address: string): string {
+  return net.isIP(address) ? address : 'unknown';
 }
 
 /** What the page after approval says in each state (the first one is also in the template). */

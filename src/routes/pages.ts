@@ -3,6 +3,7 @@ import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
 import type { CliDownloadSource } from '../cli-download';
 import type { FlowDeps } from '../flows/context';
+import { addressId } from '../flows/rate-limit';
 import { ensureBrowserId } from '../middleware/browser-id';
 import type { Views } from '../views/render';
 import {
@@ -65,7 +66,7 @@ export function pagesRouter(
         windowSeconds: config.rateLimit.windowSeconds,
         what: 'sign-ins',
       },
-      ctx.ip,
+      addressId(ctx.ip),
     );
     const browserId = ensureBrowserId(ctx, config);
     ctx.redirect(await startAuthorization(deps, { kind: 'browser', scopes, browserId }));

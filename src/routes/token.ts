@@ -11,6 +11,7 @@ import {
   resolveHandoffScopes,
 } from '../flows/device';
 import { refreshGrant } from '../flows/grants';
+import { addressId } from '../flows/rate-limit';
 import { DEFAULT_REVOKERS, type Revoker, revokeToken } from '../flows/revocation';
 import { clientCredentials, requireForm, single } from './params';
 
@@ -42,7 +43,7 @@ export function tokenRouter(
         windowSeconds: config.rateLimit.windowSeconds,
         what: 'device authorization requests',
       },
-      ctx.ip,
+      addressId(ctx.ip),
     );
     const scopes = resolveHandoffScopes(deps, client, single(params, 'scope') ?? '');
     ctx.body = await createHandoff(deps, {

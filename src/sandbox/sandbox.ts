@@ -45,6 +45,11 @@ export interface SandboxOptions {
   refreshTokenLifetime?: number;
   /** How long a timeout fault holds the request, in ms. */
   hangMs?: number;
+  /**
+   * The only redirect URIs the authorize step sends a browser back to (the service's own
+   * /oauth; more with allowRedirectUri). None: loopback http .../oauth URLs only.
+   */
+  redirectUris?: readonly string[];
 }
 
 interface IssuedCode {
@@ -71,11 +76,13 @@ export class Sandbox {
   /** The query of the last authorize request, as received. */
   lastAuthorize: URLSearchParams | undefined;
   private readonly codes = new Map<string, IssuedCode>();
+  private readonly redirectUris: Set<string>;
   private readonly accessTokens = new Map<string, { user: SandboxUser; scopes: string[] }>();
   private readonly refreshTokens = new Map<string, { user: SandboxUser; scopes: string[] }>();
   readonly users: { admin: SandboxUser; user: SandboxUser };
 
   constructor(readonly options: SandboxOptions) {
+    this.redirectUris = new Set(options.redirectUris ?? []);
     const orgId = options.orgId ?? SANDBOX_ORG_UUID;
     this.users = {
       admin: {
@@ -285,7 +292,10 @@ export class Sandbox {
     if (q.get('response_type') !== 'code') return 'response_type must be "code".';
     if (q.get('client_id') !== this.options.clientId)
       return 'Unknown client_id: this is not the sandbox integration.';
-    if (!q.get('redirect_uri')) return 'redirect_uri is missing.';
+    const redirectUri = q.get('redirect_uri');
+    if (!redirectUri) return 'redirect_uri is missing.';
+    if (!this.redirectAllowed(redirectUri))
+      return "redirect_uri is not the service's own callback: the sandbox sends browsers back only to REDIRECT_URI.";
     if (!q.get('scope')) return 'scope is missing.';
     if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge'))
       return 'PKCE (S256) is required.';
@@ -305,6 +315,25 @@ export class Sandbox {
     redirect.searchParams.set('error', error);
     redirect.searchParams.set('error_description', description);
     return redirect;
+  }
+
+  /** Another service callback this sandbox may send browsers back to (tests share a sandbox). */
+  allowRedirectUri(uri: string): void {
+    this.redirectUris.add(uri);
+  }
+
+  private redirectAllowed(uri: string): boolean {
+    if (this.redirectUris.size > 0) return this.redirectUris.has(uri);
+    try {
+      const url = new URL(uri);
+      return (
+        url.protocol === 'http:' &&
+        ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) &&
+        url.pathname === '/oauth'
+      );
+    } catch {
+      return false;
+    }
   }
 
   private issue(user: SandboxUser, scopes: string[], oldRefresh?: string) {

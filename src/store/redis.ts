@@ -321,6 +321,17 @@ export class RedisStore implements Store {
     return { count, ttlMs: pttl };
   }
 
+  /**
+   * Whether Redis keeps an append-only file (INFO persistence), for the startup warning; null
+   * when it cannot tell (a cluster, whose nodes may differ, or INFO refused by a managed Redis).
+   */
+  async appendOnly(): Promise<boolean | null> {
+    if (this.cluster) return null;
+    const info = await this.send(() => (this.client as Redis).info('persistence'));
+    const m = /^aof_enabled:(\d)/m.exec(info);
+    return m ? m[1] === '1' : null;
+  }
+
   async setAdd(key: string, member: string, ttlMs: number): Promise<void> {
     await this.send(() =>
       this.client.wstSetAdd(this.k(key), member, Math.max(1, Math.ceil(ttlMs))),

@@ -36,7 +36,15 @@ const BASE = [
   // Dynamic mode needs the integration's ticked scopes in production.
   '--set',
   'config.allowedScopes=spark-admin:people_read spark:people_read',
+  '--set',
+  'ingress.tls[0].secretName=tokens-tls',
+  '--set',
+  'ingress.tls[0].hosts[0]=tokens.example.com',
+  '--set',
+  'config.allowedOrgIds=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
 ];
+/** What every install now needs besides credentials: TLS at the ingress and the allowed org. */
+const TLS_AND_ORG = BASE.slice(6);
 const FIXED = [...BASE, '--set', `encryptionKey=${KEY_A}`, '--set', 'redis.password=redispass'];
 
 // ---- minimal shapes of the rendered objects this file reads --------------------------------
@@ -78,6 +86,7 @@ interface Probe {
 interface Container {
   name: string;
   image: string;
+  args?: string[];
   ports?: { name?: string; containerPort: number }[];
   env?: EnvVar[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
@@ -97,7 +106,11 @@ interface Deployment extends K8sObject {
         securityContext?: SecurityContext;
         terminationGracePeriodSeconds?: number;
         containers: Container[];
-        volumes?: { name: string; emptyDir?: object }[];
+        volumes?: {
+          name: string;
+          emptyDir?: object;
+          secret?: { secretName: string; items?: { key: string; path: string }[] };
+        }[];
       };
     };
   };
@@ -471,6 +484,7 @@ test('PUBLIC_URL and REDIRECT_URI derive from the first ingress host unless set'
 
 test('existingSecret: the chart renders no Secret and reads the named one', () => {
   const args = [
+    ...TLS_AND_ORG,
     '--set',
     'ingress.hosts[0].host=tokens.example.com',
     '--set',
@@ -505,6 +519,7 @@ test('existingSecret: the chart renders no Secret and reads the named one', () =
 
   // With the bundled Redis, only its own Secret is rendered.
   const bundled = render([
+    ...TLS_AND_ORG,
     '--set',
     'ingress.hosts[0].host=t.example.com',
     '--set',
@@ -557,6 +572,114 @@ test('bad values fail at render time with a message naming the value', () => {
   const noHost = helmTemplate(['--set', 'webex.clientId=a', '--set', 'webex.clientSecret=b']);
   assert.equal(noHost.ok, false);
   assert.match(noHost.stderr, /hosts/);
+});
+
+test('an Ingress without TLS is refused unless allowPlainHttp; nginx redirects http to https', () => {
+  const noTls = [
+    ...BASE.slice(0, 6),
+    '--set',
+    'config.allowedOrgIds=6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
+  ];
+  const refused = helmTemplate(noTls);
+  assert.equal(refused.ok, false);
+  assert.match(refused.stderr, /the Ingress has no TLS.*ingress\.allowPlainHttp=true/);
+  const plain = one<Ingress>(render([...noTls, '--set', 'ingress.allowPlainHttp=true']), 'Ingress');
+  assert.equal(plain.spec.tls, undefined);
+  assert.equal(plain.metadata.annotations?.['nginx.ingress.kubernetes.io/ssl-redirect'], undefined);
+  for (const c of cases) {
+    for (const ingress of all<Ingress>(render(c.args), 'Ingress')) {
+      assert.ok(ingress.spec.tls?.length, `${c.name}: TLS`);
+      assert.equal(
+        ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/ssl-redirect'],
+        'true',
+        `${c.name}: ssl-redirect`,
+      );
+    }
+  }
+  // Annotations of the user's own are kept next to it.
+  const annotated = one<Ingress>(
+    render([...FIXED, '--set', 'ingress.annotations.cert-manager\\.io/cluster-issuer=le']),
+    'Ingress',
+  );
+  assert.equal(annotated.metadata.annotations?.['cert-manager.io/cluster-issuer'], 'le');
+  assert.equal(
+    annotated.metadata.annotations?.['nginx.ingress.kubernetes.io/ssl-redirect'],
+    'true',
+  );
+});
+
+test('an empty org allowlist is refused unless allowAnyOrg is set on purpose', () => {
+  const noOrg = [...BASE.slice(0, 10)];
+  const refused = helmTemplate(noOrg);
+  assert.equal(refused.ok, false);
+  assert.match(refused.stderr, /allowedOrgIds is empty.*config\.allowAnyOrg=true/);
+  const env = containerEnv(
+    render([...noOrg, '--set', 'config.allowAnyOrg=true', ...FIXED.slice(-4)]),
+  );
+  assert.equal(env.get('ALLOW_ANY_ORG'), 'true');
+  assert.equal(env.get('ALLOWED_ORG_IDS'), undefined);
+  const config = loadConfig(Object.fromEntries(env));
+  assert.deepEqual(config.allowedOrgIds, [], 'the app accepts it in production with ALLOW_ANY_ORG');
+  assert.equal(containerEnv(render(FIXED)).get('ALLOW_ANY_ORG'), 'false');
+});
+
+test('NetworkPolicy by default: only the ingress controller reaches the app, only the app reaches Redis', () => {
+  type Peer = {
+    namespaceSelector?: { matchLabels?: Record<string, string> };
+    podSelector?: object;
+  };
+  type Policy = K8sObject & {
+    spec: {
+      podSelector: { matchLabels: Record<string, string> };
+      policyTypes: string[];
+      ingress: { from?: Peer[]; ports?: { port: string | number }[] }[];
+    };
+  };
+  const policies = all<Policy>(render(FIXED), 'NetworkPolicy');
+  assert.equal(policies.length, 2, 'app and Redis');
+  const app = policies.find((p) => p.metadata.name === 'wst-webex-scoped-tokens')!;
+  assert.deepEqual(app.spec.policyTypes, ['Ingress', 'Egress']);
+  assert.equal(app.spec.ingress.length, 1, 'one source without a ServiceMonitor');
+  assert.deepEqual(app.spec.ingress[0]!.from?.[0]?.namespaceSelector?.matchLabels, {
+    'kubernetes.io/metadata.name': 'ingress-nginx',
+  });
+  assert.deepEqual(app.spec.ingress[0]!.ports, [{ port: 'http', protocol: 'TCP' }]);
+  const redis = policies.find((p) => p.metadata.name === 'wst-webex-scoped-tokens-redis')!;
+  assert.equal(redis.spec.ingress.length, 1);
+  assert.ok(redis.spec.ingress[0]!.from?.[0]?.podSelector, 'only the app pods');
+  const off = all(render([...FIXED, '--set', 'networkPolicy.enabled=false']), 'NetworkPolicy');
+  assert.equal(off.length, 0, 'can be turned off');
+});
+
+test('the bundled Redis gets its password from a config file in its Secret, never the command line', () => {
+  const objs = render(FIXED);
+  const redis = all<Deployment>(objs, 'Deployment').find(
+    (d) => d.spec.template.metadata.labels?.['app.kubernetes.io/component'] === 'redis',
+  )!;
+  const pod = redis.spec.template.spec;
+  const container = pod.containers[0]!;
+  const spec = JSON.stringify(pod);
+  assert.ok(!spec.includes('redispass'), 'the password is nowhere in the pod spec');
+  assert.ok(!(container.args ?? []).includes('--requirepass'), 'no --requirepass argument');
+  assert.equal(container.env, undefined, 'no password in the environment either');
+  assert.equal(container.args?.[1], '/etc/redis-secret/redis.conf');
+  const mount = container.volumeMounts?.find((m) => m.mountPath === '/etc/redis-secret');
+  const volume = pod.volumes?.find((v) => v.name === mount?.name);
+  assert.equal(volume?.secret?.secretName, 'wst-webex-scoped-tokens-redis');
+  assert.deepEqual(volume?.secret?.items, [{ key: 'redis.conf', path: 'redis.conf' }]);
+  const secret = one<DataObject>(objs, 'Secret', 'wst-webex-scoped-tokens-redis');
+  assert.equal(decode(secret.data?.['redis.conf'] ?? ''), 'requirepass redispass\n');
+  // The same restricted security context as the app's pod.
+  const appPod = appDeployment(objs).spec.template.spec;
+  const shape = (sc: SecurityContext | undefined) => ({ ...sc, runAsUser: 0, runAsGroup: 0 });
+  assert.deepEqual(shape(container.securityContext), shape(appContainer(objs).securityContext));
+  const podShape = (sc: (SecurityContext & { fsGroup?: number }) | undefined) => ({
+    ...sc,
+    runAsUser: 0,
+    runAsGroup: 0,
+    fsGroup: 0,
+  });
+  assert.deepEqual(podShape(pod.securityContext), podShape(appPod.securityContext));
 });
 
 test('workload issuers: a values list becomes WORKLOAD_ISSUERS JSON; unset leaves the feature off', () => {
@@ -613,4 +736,61 @@ test('proxy values: URLs in the Secret, NO_PROXY in the ConfigMap, the proxy por
   const policy = JSON.stringify(all(objs, 'NetworkPolicy'));
   assert.match(policy, /"port":3128/);
   assert.equal(containerEnv(render(FIXED)).get('HTTPS_PROXY'), undefined, 'no proxy by default');
+});
+
+test('the bundled Redis keeps an append-only file on a kept PersistentVolumeClaim by default; values turn it off or size it', () => {
+  const redisPod = (objs: K8sObject[]) => {
+    const d = one<Deployment>(objs, 'Deployment', 'wst-webex-scoped-tokens-redis');
+    return d.spec.template.spec;
+  };
+  const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+  type PodVolume = {
+    name: string;
+    emptyDir?: object;
+    persistentVolumeClaim?: { claimName: string };
+  };
+  type Claim = K8sObject & {
+    spec: { resources: { requests: { storage: string } }; storageClassName?: string };
+  };
+
+  const objs = render(FIXED);
+  const claim = one<Claim>(objs, 'PersistentVolumeClaim', 'wst-webex-scoped-tokens-redis-data');
+  assert.equal(claim.spec.resources.requests.storage, '1Gi');
+  assert.equal(claim.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+  const pod = redisPod(objs);
+  const args = (pod.containers[0] as Container & { args: string[] }).args;
+  assert.equal(argAfter(args, '--appendonly'), 'yes');
+  assert.equal(argAfter(args, '--appendfsync'), 'everysec');
+  assert.equal(argAfter(args, '--save'), '', 'no RDB snapshots: the append-only file is the copy');
+  const data = (pod.volumes as PodVolume[]).find((v) => v.name === 'data');
+  assert.equal(data?.persistentVolumeClaim?.claimName, claim.metadata.name);
+
+  const sized = render([
+    ...FIXED,
+    '--set',
+    'redis.persistence.size=5Gi',
+    '--set',
+    'redis.persistence.storageClass=fast',
+    '--set',
+    'redis.persistence.appendfsync=always',
+  ]);
+  const bigger = one<Claim>(sized, 'PersistentVolumeClaim');
+  assert.equal(bigger.spec.resources.requests.storage, '5Gi');
+  assert.equal(bigger.spec.storageClassName, 'fast');
+  const sizedArgs = (redisPod(sized).containers[0] as Container & { args: string[] }).args;
+  assert.equal(argAfter(sizedArgs, '--appendfsync'), 'always');
+
+  const existing = render([...FIXED, '--set', 'redis.persistence.existingClaim=my-claim']);
+  assert.deepEqual(all(existing, 'PersistentVolumeClaim'), []);
+  const mine = (redisPod(existing).volumes as PodVolume[]).find((v) => v.name === 'data');
+  assert.equal(mine?.persistentVolumeClaim?.claimName, 'my-claim');
+
+  const off = render([...FIXED, '--set', 'redis.persistence.enabled=false']);
+  assert.deepEqual(all(off, 'PersistentVolumeClaim'), []);
+  const offArgs = (redisPod(off).containers[0] as Container & { args: string[] }).args;
+  assert.equal(argAfter(offArgs, '--appendonly'), 'no');
+  assert.ok((redisPod(off).volumes as PodVolume[]).find((v) => v.name === 'data')?.emptyDir);
+
+  const bad = helmTemplate([...FIXED, '--set', 'redis.persistence.appendfsync=sometimes']);
+  assert.equal(bad.ok, false, 'an unknown appendfsync is refused at render time');
 });

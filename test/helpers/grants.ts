@@ -12,6 +12,15 @@ export interface Client {
 
 export const CLI: Client = { client_id: 'cli' };
 
+/**
+ * Limits for a test server that plays many handoffs from 127.0.0.1: every code entered counts
+ * against the address, right ones included.
+ */
+export const MANY_HANDOFFS = {
+  RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000',
+  RATE_LIMIT_USER_CODE_FAILURES: '1000',
+};
+
 export interface TokenAnswer {
   status: number;
   headers: Headers;

@@ -132,6 +132,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.env,
   };
   const config = loadConfig(env);
+  sb.sandbox.allowRedirectUri(config.redirectUri);
   const logs: string[] = [];
   const service = await buildService(config, {
     logger: captureLogger(logs, config.logLevel),

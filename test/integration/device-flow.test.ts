@@ -7,9 +7,9 @@
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Sealer, hashSecret } from '../../src/crypto';
+import { Sealer } from '../../src/crypto';
 import { OAuthError } from '../../src/errors';
-import { HandoffWaiters, pollHandoff } from '../../src/flows/device';
+import { HandoffWaiters, handoffId, pollHandoff } from '../../src/flows/device';
 import { RateLimiter } from '../../src/flows/rate-limit';
 import { createMetrics } from '../../src/metrics';
 import type { GateSpec, Store } from '../../src/store/store';
@@ -176,7 +176,7 @@ test('Redis holds the approved tokens only sealed, then forgets the handoff afte
     secretForms({ deviceCode, userCode }),
     'between approval and delivery',
   );
-  const h = hashSecret(deviceCode);
+  const h = handoffId({ sealer: new Sealer(srv.config.encryptionKeys) }, deviceCode);
   const sealed = before.get(`${srv.redis!.prefix}result:{${h}}`);
   assert.ok(sealed, 'the sealed result waits for the script under the device code hash');
   assert.match(
@@ -350,7 +350,7 @@ test('exactly-once without the poll gate: 50 concurrent pollHandoff calls share 
     webex: {} as WebexClient,
     logger: captureLogger([]),
     metrics,
-    limiter: new RateLimiter(gateless, metrics),
+    limiter: new RateLimiter(gateless, metrics, new Sealer(srv.config.encryptionKeys).hasher),
     now: Date.now,
   };
   const waiters = new HandoffWaiters({ store: gateless });

@@ -14,7 +14,14 @@ import {
   mayManage,
   revokeGrantAs,
 } from '../../src/flows/grants';
-import { CLI, SERVICE_TOKEN, deliveredTokens, events, refresh } from '../helpers/grants';
+import {
+  CLI,
+  MANY_HANDOFFS,
+  SERVICE_TOKEN,
+  deliveredTokens,
+  events,
+  refresh,
+} from '../helpers/grants';
 import { dumpPrefix } from '../helpers/redis';
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -30,8 +37,8 @@ let srv: TestServer;
 before(async () => {
   srv = await startTestServer({
     env: {
+      ...MANY_HANDOFFS,
       DEVICE_CLIENTS: CLIENTS,
-      RATE_LIMIT_DEVICE_AUTHORIZATIONS: '1000',
       RATE_LIMIT_REFRESHES: '1000',
       CONSOLE_ADMINS: 'boss@sandbox.example',
     },
@@ -181,6 +188,29 @@ describe('refresh with rotation', () => {
   });
 });
 
+describe('records that fail their check', () => {
+  test('a pointer or grant moved under another key, or tampered with, counts as absent: invalid_grant, never a 5xx', async () => {
+    const a = await deliveredTokens(srv.url);
+    const b = await deliveredTokens(srv.url);
+    const digest = (t: unknown) => srv.flow.sealer.hasher.digest('grant_refresh_token', String(t));
+    const pointerA = await srv.store.get(`grant-rt:${digest(a.refresh_token)}`);
+    assert.ok(pointerA, 'the pointer is stored under the keyed hash of the token');
+    // B's key now holds A's (validly sealed) pointer: it was sealed for another key.
+    await srv.store.set(`grant-rt:${digest(b.refresh_token)}`, pointerA, 60_000);
+    const moved = await refresh(srv.url, String(b.refresh_token));
+    assert.equal(moved.status, 400);
+    assert.equal(moved.json.error, 'invalid_grant');
+    // A grant record swapped for another grant's: absent too.
+    const idA = grantIdOf(a);
+    const recordB = await srv.store.get(`grant:${grantIdOf(b)}`);
+    await srv.store.set(`grant:${idA}`, recordB!, 60_000);
+    const swapped = await refresh(srv.url, String(a.refresh_token));
+    assert.equal(swapped.status, 400);
+    assert.equal(swapped.json.error, 'invalid_grant');
+    assert.equal(await getGrant(srv.flow, idA), null);
+  });
+});
+
 describe('concurrency', () => {
   test('50 concurrent refreshes of one token: exactly one succeeds; the grant ends revoked, nothing half-done', async () => {
     const tokens = await deliveredTokens(srv.url);
@@ -220,7 +250,7 @@ describe('concurrency', () => {
 
   test('with REFRESH_REUSE_GRACE_SECONDS the same client retrying gets the same answer', async () => {
     const graceful = await startTestServer({
-      env: { REFRESH_REUSE_GRACE_SECONDS: '60', RATE_LIMIT_REFRESHES: '1000' },
+      env: { ...MANY_HANDOFFS, REFRESH_REUSE_GRACE_SECONDS: '60', RATE_LIMIT_REFRESHES: '1000' },
       sandbox: { sandbox: srv.sandbox, url: srv.sandboxUrl, close: async () => undefined },
     });
     try {
@@ -255,7 +285,7 @@ describe('concurrency', () => {
 describe('rate limit', () => {
   test('refreshes are limited per client and address, known and unknown tokens alike', async () => {
     const limited = await startTestServer({
-      env: { RATE_LIMIT_REFRESHES: '3' },
+      env: { ...MANY_HANDOFFS, RATE_LIMIT_REFRESHES: '3' },
       sandbox: { sandbox: srv.sandbox, url: srv.sandboxUrl, close: async () => undefined },
     });
     try {

@@ -14,7 +14,6 @@ import {
   Sealer,
   USER_CODE_ALPHABET,
   generateUserCode,
-  hashSecret,
   normalizeUserCode,
   pkceChallenge,
   randomToken,
@@ -34,6 +33,8 @@ import { DEVICE_GRANT, postForm, sleep } from './support';
 
 const KEY_A = TEST_KEY;
 const KEY_B = crypto.randomBytes(32).toString('base64');
+/** Both servers hash with the last key of their list: KEY_A. */
+const hasher = new Sealer([Buffer.from(KEY_A, 'base64')]).hasher;
 const keyId = (b64: string) =>
   crypto.createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex').slice(0, 8);
 
@@ -75,7 +76,10 @@ async function approved(s: TestServer): Promise<{ deviceCode: string; resultKey:
   const { device_code, user_code } = JSON.parse(auth.body) as Record<string, string>;
   const done = await approveHandoff(s.url, user_code!);
   assert.equal(done.status, 200, done.body.slice(0, 300));
-  return { deviceCode: device_code!, resultKey: `${prefix}result:{${hashSecret(device_code!)}}` };
+  return {
+    deviceCode: device_code!,
+    resultKey: `${prefix}result:{${hasher.digest('device_code', device_code!)}}`,
+  };
 }
 
 const poll = (s: TestServer, deviceCode: string) =>
@@ -164,13 +168,13 @@ describe('tampered ciphertext fails closed', () => {
     const browser = new CookieBrowser();
     const start = await browser.get(`${a.url}/start?scope=spark-admin:people_read`);
     const state = new URL(start.location!).searchParams.get('state')!;
-    const flowKey = `${prefix}flow:${hashSecret(state)}`;
+    const flowKey = `${prefix}flow:${hasher.digest('state', state)}`;
     const record = JSON.parse((await redis.get(flowKey))!) as { verifier: string };
     // The verifier is sealed at rest, and opens to the one behind the code_challenge sent to Webex.
     assert.match(record.verifier, /^v1\./);
     const verifier = new Sealer([Buffer.from(KEY_A, 'base64')]).open(
       record.verifier,
-      `flow:${hashSecret(state)}`,
+      `flow:${hasher.digest('state', state)}`,
     );
     assert.equal(
       pkceChallenge(verifier),

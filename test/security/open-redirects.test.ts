@@ -58,6 +58,19 @@ const PARAMS = [
 ];
 
 let servers: TestServer[] = [];
+
+/** What the ingress adds in front of the proxied server: the request reached it over HTTPS. */
+const viaTls = (s: TestServer): Record<string, string> =>
+  s.config.trustProxy ? { 'x-forwarded-proto': 'https' } : {};
+
+class IngressBrowser extends CookieBrowser {
+  constructor(private readonly extra: Record<string, string>) {
+    super();
+  }
+  override request(url: string, init: RequestInit & { headers?: Record<string, string> }) {
+    return super.request(url, { ...init, headers: { ...this.extra, ...init.headers } });
+  }
+}
 const real = new Map<TestServer, { cookie: string; csrf: string; handoff: string }>();
 
 before(async () => {
@@ -75,11 +88,12 @@ before(async () => {
     }),
   ];
   for (const s of servers) {
-    const auth = await postForm(`${s.url}/oauth2/device_authorization`, {
-      client_id: 'cli',
-      scope: 'spark-admin:people_read',
-    });
-    const browser = new CookieBrowser();
+    const auth = await postForm(
+      `${s.url}/oauth2/device_authorization`,
+      { client_id: 'cli', scope: 'spark-admin:people_read' },
+      viaTls(s),
+    );
+    const browser = new IngressBrowser(viaTls(s));
     const fields = await approvalFields(browser, s.url, String(JSON.parse(auth.body).user_code));
     const cookie = [...browser.cookies.entries()]
       .map(([k, v]) => `${k.split('|')[1]}=${v}`)
@@ -211,6 +225,7 @@ async function hit(
   for (const [k, v] of extra) params.append(k, v);
   const hdrs: Record<string, string> = {
     accept: 'text/html',
+    ...viaTls(s),
     ...(route.cookie ? { cookie: real.get(s)!.cookie } : {}),
     ...headers,
   };
@@ -294,7 +309,7 @@ describe('no open redirects', () => {
       ]) {
         const res = await rawRequest(
           s.url,
-          `GET ${path} HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-Host: evil.example\r\nConnection: close\r\n\r\n`,
+          `GET ${path} HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n`,
         );
         assert.equal(res.status, 302);
         const location = /\r\nlocation: ([^\r]*)/i.exec(res.head)?.[1] ?? null;

@@ -19,7 +19,12 @@ const watcher = watchProcess();
 
 before(async () => {
   srv = await startTestServer({
-    env: { DEVICE_POLL_INTERVAL_SECONDS: '1', WEBEX_TIMEOUT_MS: '800' },
+    env: {
+      DEVICE_POLL_INTERVAL_SECONDS: '1',
+      WEBEX_TIMEOUT_MS: '800',
+      // Every fault case enters a code from 127.0.0.1, and right codes count too.
+      RATE_LIMIT_USER_CODE_FAILURES: '1000',
+    },
     sandboxOptions: { tokenPrefix: PREFIX, hangMs: 1500 },
   });
 });

@@ -34,6 +34,8 @@ async function startInstances(mode: 'cluster' | 'sentinel', url: string, name = 
     REDIS_WAIT_TIMEOUT_MS: '500',
     DEVICE_POLL_INTERVAL_SECONDS: '1',
     RATE_LIMIT_DEVICE_AUTHORIZATIONS: '100000',
+    // Dozens of approvals from 127.0.0.1, and right codes count against the entry limit too.
+    RATE_LIMIT_USER_CODE_FAILURES: '1000',
     LOG_LEVEL: 'info',
   };
   const a = await startTestServer({ sandbox, redisUrl: url, redisPrefix: prefix, env });

@@ -80,6 +80,8 @@ describe('config', () => {
       RATE_LIMIT_WINDOW_SECONDS: '30',
       RATE_LIMIT_DEVICE_AUTHORIZATIONS: '3',
       RATE_LIMIT_USER_CODE_FAILURES: '4',
+      RATE_LIMIT_USER_CODE_ENTRIES_PER_CODE: '6',
+      RATE_LIMIT_USER_CODE_GLOBAL_FAILURES: '70',
       RATE_LIMIT_STARTS: '5',
       RATE_LIMIT_REFRESHES: '6',
       REFRESH_TOKENS: 'webex',
@@ -144,6 +146,8 @@ describe('config', () => {
       windowSeconds: 30,
       deviceAuthorizations: 3,
       userCodeFailures: 4,
+      userCodeEntriesPerCode: 6,
+      userCodeGlobalFailures: 70,
       starts: 5,
       refreshes: 6,
     });
@@ -266,6 +270,8 @@ describe('config', () => {
       PUBLIC_URL: 'https://t.example',
       CLIENT_ID: 'id',
       CLIENT_SECRET: 's',
+      ALLOWED_ORG_IDS: ORG_A,
+      METRICS_PORT: '9090',
     };
     fails(
       prod,
@@ -276,7 +282,13 @@ describe('config', () => {
       /ALLOWED_SCOPES must include spark:people_read.*IDENTITY_SCOPE=none/,
     );
     assert.doesNotThrow(() =>
-      loadConfig({ ...prod, ALLOWED_SCOPES: 'spark-admin:devices_read', IDENTITY_SCOPE: 'none' }),
+      loadConfig({
+        ...prod,
+        ALLOWED_SCOPES: 'spark-admin:devices_read',
+        IDENTITY_SCOPE: 'none',
+        ALLOWED_ORG_IDS: '',
+        ALLOW_ANY_ORG: 'true',
+      }),
     );
     assert.doesNotThrow(() =>
       loadConfig({ ...prod, SCOPES_MODE: 'static', SCOPES: 'spark-admin:devices_read' }),
@@ -351,6 +363,8 @@ describe('config', () => {
       CLIENT_ID: 'id',
       CLIENT_SECRET: 's',
       ALLOWED_SCOPES: 'spark-admin:devices_read spark:people_read',
+      ALLOWED_ORG_IDS: '6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
+      METRICS_PORT: '9090',
     };
     assert.doesNotThrow(() => loadConfig(prod));
     fails({ ...prod, CLIENT_ID: '' }, /CLIENT_ID is required in production/);
@@ -362,6 +376,37 @@ describe('config', () => {
     assert.doesNotThrow(() =>
       loadConfig({ ...prod, PUBLIC_URL: 'http://t.example', ALLOW_HTTP_PUBLIC_URL: 'true' }),
     );
+  });
+
+  test('production refuses the sandbox, an empty org list and /metrics on the public port', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://t.example',
+      CLIENT_ID: 'id',
+      CLIENT_SECRET: 's',
+      ALLOWED_ORG_IDS: '6f5d3c2b-1a09-4e8f-9d7c-6b5a4f3e2d1c',
+      METRICS_PORT: '9090',
+      ALLOWED_SCOPES: 'spark-admin:people_read spark:people_read',
+    };
+    assert.doesNotThrow(() => loadConfig(prod));
+    fails({ ...prod, SANDBOX: 'true' }, /SANDBOX=true is refused when NODE_ENV=production/);
+    fails(
+      { ...prod, ALLOWED_ORG_IDS: '' },
+      /ALLOWED_ORG_IDS is empty in production.*ALLOW_ANY_ORG=true/,
+    );
+    fails({ ...prod, ALLOWED_ORG_IDS: ' , ' }, /ALLOWED_ORG_IDS is empty in production/);
+    assert.deepEqual(
+      loadConfig({ ...prod, ALLOWED_ORG_IDS: '', ALLOW_ANY_ORG: 'true' }).allowedOrgIds,
+      [],
+    );
+    fails({ ...prod, ALLOWED_ORG_IDS: '', ALLOW_ANY_ORG: 'ture' }, /ALLOW_ANY_ORG/);
+    fails({ ...prod, METRICS_PORT: '0' }, /METRICS_PORT must be set in production/);
+    const withoutMetricsPort: Record<string, string> = { ...prod };
+    delete withoutMetricsPort.METRICS_PORT;
+    fails(withoutMetricsPort, /METRICS_PORT must be set in production/);
+    // Outside production the demo defaults keep working.
+    assert.doesNotThrow(() => loadConfig({ SANDBOX: 'true' }));
+    assert.equal(loadConfig({}).metricsPort, 0);
   });
 
   test('the schema documents every key, maps it to an env var, and marks secrets sensitive', () => {

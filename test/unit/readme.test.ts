@@ -35,23 +35,52 @@ test('the README prerequisites name what `npm test` needs, and how long a first 
   assert.match(pre, /first run[^.]*minutes/i, 'says how long the first run takes');
 });
 
-test('every docs/ link in README and docs/ points at a file that exists', () => {
-  const files = [
-    'README.md',
-    ...fs
-      .readdirSync(path.join(ROOT, 'docs'))
-      .filter((f) => f.endsWith('.md'))
-      .map((f) => `docs/${f}`),
-  ];
-  for (const file of files) {
+const DOC_FILES = [
+  'README.md',
+  'SECURITY.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, -N for repeats. */
+function anchors(markdown: string): Set<string> {
+  const out = new Set<string>();
+  const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1\s*$/gm, '');
+  for (const m of prose.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+    const base = m[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    let slug = base;
+    for (let n = 1; out.has(slug); n++) slug = `${base}-${n}`;
+    out.add(slug);
+  }
+  return out;
+}
+
+test('every relative link in README, SECURITY.md and docs/ points at a file (and heading) that exists', () => {
+  let checkedAnchors = 0;
+  for (const file of DOC_FILES) {
     const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
-    for (const m of text.matchAll(/\]\(([^)#\s]+\.(?:md|png))(#[^)]*)?\)|src="([^"]+\.png)"/g)) {
+    for (const m of text.matchAll(/\]\(([^)#\s]*)(#[^)\s]*)?\)|src="([^"]+\.png)"/g)) {
       const target = m[1] ?? m[3]!;
-      if (/^https?:/.test(target)) continue;
-      const resolved = path.resolve(path.dirname(path.join(ROOT, file)), target);
+      if (/^[a-z]+:/.test(target)) continue;
+      const resolved = target
+        ? path.resolve(path.dirname(path.join(ROOT, file)), target)
+        : path.join(ROOT, file);
       assert.ok(fs.existsSync(resolved), `${file} links to ${target}, which does not exist`);
+      const fragment = m[2]?.slice(1);
+      if (!fragment || !resolved.endsWith('.md')) continue;
+      assert.ok(
+        anchors(fs.readFileSync(resolved, 'utf8')).has(fragment),
+        `${file} links to ${target || file}#${fragment}, a heading that does not exist`,
+      );
+      checkedAnchors++;
     }
   }
+  assert.ok(checkedAnchors >= 3, `only ${checkedAnchors} heading links checked`);
 });
 
 test('`npm start` runs exactly the container image CMD (same Node flags)', () => {

@@ -187,6 +187,12 @@ Settings that cannot be checked by the JSON schema alone.
 {{- if and (eq .Values.redis.mode "standalone") (gt (len .Values.redis.seeds) 1) }}
 {{- fail "webex-scoped-tokens: several redis.seeds need redis.mode=cluster or redis.mode=sentinel" }}
 {{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.tls) (not .Values.ingress.allowPlainHttp) }}
+{{- fail "webex-scoped-tokens: the Ingress has no TLS, so tokens and sign-ins would cross the network in clear; set ingress.tls (e.g. --set ingress.tls[0].secretName=tokens-tls,ingress.tls[0].hosts[0]=<host>), or ingress.allowPlainHttp=true only if TLS ends at a hop in front" }}
+{{- end }}
+{{- if and (not (trim .Values.config.allowedOrgIds)) (not .Values.config.allowAnyOrg) }}
+{{- fail "webex-scoped-tokens: config.allowedOrgIds is empty, so an admin of any Webex org could approve a code seen in a CI log (the app refuses this in production); list your org IDs, or set config.allowAnyOrg=true on purpose" }}
+{{- end }}
 {{- if and (eq .Values.config.scopesMode "static") (not .Values.config.scopes) }}
 {{- fail "webex-scoped-tokens: config.scopesMode=static needs config.scopes" }}
 {{- end }}

@@ -19,7 +19,7 @@ import type { DeviceClientConfig } from '../../config';
 import { HttpError, OAuthError, UpstreamError } from '../../errors';
 import type { WebexTokens } from '../../webex/client';
 import type { FlowDeps } from '../context';
-import type { RateLimitRule } from '../rate-limit';
+import { addressId, type RateLimitRule } from '../rate-limit';
 import { type IssuedTokens, newServiceToken } from './issue';
 import { type GrantRecord, grantExpiry, isServiceToken, orgAllowed } from './model';
 import { GrantRepository, type RotatedMarker, type TokenPointer } from './repository';
@@ -82,7 +82,7 @@ class Refusal extends Error {
 
 export async function refreshGrant(deps: FlowDeps, input: RefreshInput): Promise<RefreshAnswer> {
   // Counted before anything else, so guessing tokens costs the guesser, not Webex.
-  await deps.limiter.hit(refreshRule(deps), `refresh:${input.client.id} ${input.address}`);
+  await deps.limiter.hit(refreshRule(deps), `${input.client.id} ${addressId(input.address)}`);
   try {
     const answer = isServiceToken(input.token)
       ? await refreshManaged(deps, input)

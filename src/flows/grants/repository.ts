@@ -99,7 +99,11 @@ export class GrantRepository {
 
   async save(record: GrantRecord): Promise<void> {
     const key = grantKey(record.id);
-    await this.deps.store.set(key, this.seal(key, 'grant', record), this.lifetime(record));
+    // Durable: a grant (and each rotation) is something a script was told; a failover must not
+    // undo it (REDIS_WAIT_REPLICAS).
+    await this.deps.store.set(key, this.seal(key, 'grant', record), this.lifetime(record), {
+      durable: true,
+    });
   }
 
   /** Lists the grant where the console looks: every grant, its approver's, its org's. */
@@ -160,7 +164,7 @@ export class GrantRepository {
 
   async writePointer(digest: string, pointer: TokenPointer, ttlMs: number): Promise<void> {
     const key = pointerKey(digest);
-    await this.deps.store.set(key, this.seal(key, 'pointer', pointer), ttlMs);
+    await this.deps.store.set(key, this.seal(key, 'pointer', pointer), ttlMs, { durable: true });
   }
 
   async deletePointer(digest: string): Promise<void> {
@@ -205,7 +209,9 @@ export class GrantRepository {
 
   async writeDelivered(digest: string, pointer: TokenPointer, ttlMs: number): Promise<void> {
     const key = deliveredKey(digest);
-    await this.deps.store.set(key, this.seal(key, 'delivered', pointer), ttlMs);
+    await this.deps.store.set(key, this.seal(key, 'delivered', pointer), ttlMs, {
+      durable: true,
+    });
   }
 
   async deleteDelivered(digest: string): Promise<void> {
