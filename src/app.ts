@@ -16,6 +16,7 @@ import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
 import { cliRouter } from './routes/cli';
 import { deviceRouter } from './routes/device';
+import { grantsRouter } from './routes/grants';
 import { healthRouter, metricsRouter } from './routes/health';
 import { metadataRouter } from './routes/metadata';
 import { oauthRouter } from './routes/oauth';
@@ -68,7 +69,14 @@ export function createApp(deps: AppDeps): Koa {
   const callback = new URL(config.redirectUri);
   const samePlace = callback.origin === new URL(config.publicUrl).origin;
   app.use(
-    canonicalHost(config, ['/', '/start', '/device', ...(samePlace ? [callback.pathname] : [])]),
+    canonicalHost(config, [
+      '/',
+      '/start',
+      '/device',
+      '/grants',
+      '/grants/signin',
+      ...(samePlace ? [callback.pathname] : []),
+    ]),
   );
   app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
@@ -83,6 +91,7 @@ export function createApp(deps: AppDeps): Koa {
     pagesRouter(flow),
     oauthRouter(flow),
     deviceRouter(flow),
+    grantsRouter(flow),
   ];
   if (sandbox) routers.push(sandbox.router());
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());

@@ -38,7 +38,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registry,
     flowsStarted: new Counter({
       name: 'wst_flows_started_total',
-      help: 'Webex sign-ins started, by kind (browser: tokens shown; device: script handoff).',
+      help: 'Webex sign-ins started, by kind (browser: tokens shown; device: script handoff; console: grants console).',
       labelNames: ['kind'],
       registers,
     }),

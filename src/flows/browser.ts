@@ -11,7 +11,7 @@ import { openRecord, sealRecord } from './records';
 
 /** What the store keeps between /start and /oauth, under the keyed hash of `state`. */
 interface FlowRecord {
-  kind: 'browser' | 'device';
+  kind: FlowKind;
   scopes: string[];
   /** The scope added so the service learns who signed in (also asked of Webex), if any. */
   identity?: string;
@@ -24,8 +24,11 @@ interface FlowRecord {
   createdAt: number;
 }
 
+/** browser: tokens shown to the admin; device: a script's handoff; console: the grants console. */
+export type FlowKind = 'browser' | 'device' | 'console';
+
 export interface StartOptions {
-  kind: 'browser' | 'device';
+  kind: FlowKind;
   scopes: string[];
   browserId: string;
   handoff?: string;
@@ -200,6 +203,8 @@ export interface GrantedScopes {
 
 export type CallbackResult =
   | { kind: 'browser'; tokens: WebexTokens; person: WebexPerson | null; granted: GrantedScopes }
+  /** The grants console's sign-in: only who signed in matters; the tokens are dropped. */
+  | { kind: 'console'; person: WebexPerson | null; granted: GrantedScopes }
   | {
       kind: 'device';
       handoff: string;
@@ -351,6 +356,7 @@ async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<C
   if (record.kind === 'device' && record.handoff) {
     return { kind: 'device', handoff: record.handoff, tokens, person, granted };
   }
+  if (record.kind === 'console') return { kind: 'console', person, granted };
   deps.logger.info(
     {
       event: 'browser_tokens_issued',

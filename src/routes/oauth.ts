@@ -8,8 +8,10 @@ import {
   getPendingHandoff,
   type HandoffRecord,
 } from '../flows/device';
+import { openConsoleSession } from '../flows/grants/console';
 import { readBrowserId } from '../middleware/browser-id';
 import { lifetime } from '../views/format';
+import { setConsoleCookie } from './grants';
 
 /** The Webex redirect (REDIRECT_URI) for every flow. */
 export function oauthRouter(deps: FlowDeps): Router {
@@ -27,6 +29,14 @@ export function oauthRouter(deps: FlowDeps): Router {
       browserId: readBrowserId(ctx, deps.config),
       used: q.used === '1',
     });
+
+    if (result.kind === 'console') {
+      const { id } = await openConsoleSession(deps, result.person, ctx.ip);
+      setConsoleCookie(ctx, deps.config, id);
+      ctx.status = 303;
+      ctx.redirect('/grants');
+      return;
+    }
 
     if (result.kind === 'browser') {
       const { tokens, person, granted } = result;

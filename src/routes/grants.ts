@@ -1,0 +1,236 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import type { AppConfig } from '../config';
+import { HttpError } from '../errors';
+import { startAuthorization } from '../flows/browser';
+import type { FlowDeps } from '../flows/context';
+import {
+  type GrantActor,
+  type GrantView,
+  type Viewer,
+  getGrant,
+  grantsVisibleTo,
+  isConsoleAdmin,
+  mayManage,
+  revokeGrantAs,
+} from '../flows/grants';
+import {
+  CONSOLE_SCOPES,
+  CONSOLE_SESSION_MS,
+  type ConsoleSession,
+  checkConsoleCsrf,
+  closeConsoleSession,
+  consoleCsrfToken,
+  readConsoleSession,
+} from '../flows/grants/console';
+import { ensureBrowserId } from '../middleware/browser-id';
+import type { Views } from '../views/render';
+import { claimedUserAgent, utc } from '../views/format';
+import { describeScope } from '../webex/scopes';
+import { describeBinding } from '../workload/binding';
+import { formBody, single } from './params';
+
+/**
+ * The console session cookie: a random id only (the viewer lives sealed in the store).
+ * HttpOnly, SameSite=Lax, and Secure with the __Host- prefix behind HTTPS.
+ */
+export function consoleCookieName(config: AppConfig): string {
+  return config.secure ? '__Host-wst_console' : 'wst_console';
+}
+
+function readSessionId(ctx: Koa.Context, config: AppConfig): string | undefined {
+  return ctx.cookies.get(consoleCookieName(config)) ?? undefined;
+}
+
+/** Written by hand, as the browser cookie is: koa refuses Secure cookies behind a TLS proxy. */
+export function setConsoleCookie(ctx: Koa.Context, config: AppConfig, value: string | null): void {
+  const attrs = [
+    `${consoleCookieName(config)}=${value ?? ''}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    `Max-Age=${value ? Math.floor(CONSOLE_SESSION_MS / 1000) : 0}`,
+  ];
+  if (config.secure) attrs.push('Secure');
+  ctx.append('Set-Cookie', attrs.join('; '));
+}
+
+/** One and the same answer for an unknown grant and another's: the console reveals neither. */
+function notYours(): HttpError {
+  return new HttpError(
+    403,
+    'grant_not_available',
+    'There is no grant with this id that you may manage: it does not exist, it has expired, or someone else approved it.',
+    {
+      title: 'Grant not available',
+      hint: 'Go back to the grants console: it lists every grant you may revoke.',
+    },
+  );
+}
+
+function actorText(by: GrantActor): string {
+  switch (by.kind) {
+    case 'admin':
+      return `${by.email} in the console`;
+    case 'client':
+      return `the script (${by.clientId}) itself`;
+    default:
+      return 'the service';
+  }
+}
+
+function stateText(g: GrantView): string {
+  if (g.state === 'active') return 'Active';
+  if (!g.revoked) return 'Revoked';
+  if (g.revoked.reason === 'reuse_detected') return 'Revoked: an old refresh token was reused';
+  if (g.revoked.reason === 'webex_refused') return 'Ended: Webex refused its refresh token';
+  return `Revoked by ${actorText(g.revoked.by)}`;
+}
+
+const at = (ms: number) => ({ iso: new Date(ms).toISOString(), utc: utc(ms) });
+
+/** What a row of the table shows; no token or digest ever reaches the view. */
+export function grantRow(g: GrantView) {
+  return {
+    id: g.id,
+    client: g.client,
+    mode: g.mode,
+    scopes: g.scopes.map(describeScope),
+    approver: g.approver,
+    requester: {
+      address: g.requester.address,
+      userAgent: claimedUserAgent(g.requester.userAgent),
+      workload: g.requester.workload
+        ? { issuer: g.requester.workload.issuer, text: describeBinding(g.requester.workload) }
+        : null,
+    },
+    created: at(g.createdAt),
+    lastUsed: g.lastUsedAt === null ? null : at(g.lastUsedAt),
+    lastUsedFrom: g.lastUsedFrom,
+    useCount: g.useCount,
+    active: g.state === 'active',
+    state: stateText(g),
+    revokedAt: g.revoked ? at(g.revoked.at) : null,
+    expires: at(g.expiresAt),
+  };
+}
+
+/** The grants console at /grants: sign in with Webex, see grants, revoke them. */
+export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
+  const { config, views } = deps;
+  const router = new Router();
+
+  const session = async (
+    ctx: Koa.Context,
+  ): Promise<{ id: string; session: ConsoleSession } | null> => {
+    const id = readSessionId(ctx, config);
+    const found = await readConsoleSession(deps, id);
+    return found && id ? { id, session: found } : null;
+  };
+
+  const common = (id: string, s: ConsoleSession) => ({
+    current: 'grants',
+    csrf: consoleCsrfToken(deps, id),
+    viewer: { ...s.viewer, name: s.name, admin: isConsoleAdmin(config, s.viewer) },
+    sessionEnds: at(s.expiresAt),
+    integrationId: config.clientId,
+  });
+
+  router.get('grants', '/grants', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const signed = await session(ctx);
+    if (!signed) {
+      ctx.body = views.render('grants-signin', {
+        pageTitle: 'Grants',
+        current: 'grants',
+        scopes: CONSOLE_SCOPES.map(describeScope),
+      });
+      return;
+    }
+    const grants = await grantsVisibleTo(deps, signed.session.viewer);
+    const revokedId = typeof ctx.query.revoked === 'string' ? ctx.query.revoked : '';
+    const justRevoked = grants.find((g) => g.id === revokedId && g.state === 'revoked');
+    ctx.body = views.render('grants', {
+      pageTitle: 'Grants',
+      ...common(signed.id, signed.session),
+      grants: grants.map(grantRow),
+      justRevoked: justRevoked ? grantRow(justRevoked) : null,
+    });
+  });
+
+  router.get('grants-signin', '/grants/signin', async (ctx) => {
+    await deps.limiter.hit(
+      {
+        name: 'start',
+        limit: config.rateLimit.starts,
+        windowSeconds: config.rateLimit.windowSeconds,
+        what: 'sign-ins',
+      },
+      ctx.ip,
+    );
+    const browserId = ensureBrowserId(ctx, config);
+    ctx.redirect(
+      await startAuthorization(deps, { kind: 'console', scopes: CONSOLE_SCOPES, browserId }),
+    );
+  });
+
+  const manageable = async (viewer: Viewer, id: string): Promise<GrantView> => {
+    const grant = await getGrant(deps, id);
+    if (!grant || !mayManage(config, viewer, grant)) throw notYours();
+    return grant;
+  };
+
+  router.get('grants-revoke-confirm', '/grants/:id/revoke', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const signed = await session(ctx);
+    if (!signed) {
+      ctx.redirect('/grants');
+      return;
+    }
+    const grant = await manageable(signed.session.viewer, ctx.params.id ?? '');
+    if (grant.state !== 'active') {
+      ctx.redirect('/grants');
+      return;
+    }
+    ctx.body = views.render('grants-revoke', {
+      pageTitle: 'Revoke this grant?',
+      ...common(signed.id, signed.session),
+      grant: grantRow(grant),
+    });
+  });
+
+  router.post('grants-revoke', '/grants/:id/revoke', async (ctx) => {
+    const body = formBody(ctx);
+    const sessionId = readSessionId(ctx, config);
+    checkConsoleCsrf(deps, sessionId, single(body, 'csrf'));
+    const signed = await session(ctx);
+    if (!signed) {
+      throw new HttpError(
+        401,
+        'console_signed_out',
+        'Your console session ended, so nothing was revoked.',
+        {
+          title: 'Signed out',
+          hint: 'Open the grants console, sign in again, and revoke from there.',
+        },
+      );
+    }
+    const id = ctx.params.id ?? '';
+    const result = await revokeGrantAs(deps, signed.session.viewer, id, ctx.ip);
+    if (result.outcome === 'not_found' || result.outcome === 'forbidden') throw notYours();
+    ctx.status = 303;
+    ctx.redirect(`/grants?revoked=${encodeURIComponent(id)}`);
+  });
+
+  router.post('grants-signout', '/grants/signout', async (ctx) => {
+    const body = formBody(ctx);
+    const sessionId = readSessionId(ctx, config);
+    checkConsoleCsrf(deps, sessionId, single(body, 'csrf'));
+    await closeConsoleSession(deps, sessionId);
+    setConsoleCookie(ctx, config, null);
+    ctx.status = 303;
+    ctx.redirect('/grants');
+  });
+
+  return router;
+}
