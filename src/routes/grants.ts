@@ -24,7 +24,6 @@ import {
   readConsoleSession,
 } from '../flows/grants/console';
 import { ensureBrowserId } from '../middleware/browser-id';
-import type { Views } from '../views/render';
 import { claimedUserAgent, utc } from '../views/format';
 import { describeScope } from '../webex/scopes';
 import { describeBinding } from '../workload/binding';
@@ -116,8 +115,8 @@ export function grantRow(g: GrantView) {
 }
 
 /** The grants console at /grants: sign in with Webex, see grants, revoke them. */
-export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
-  const { config, views } = deps;
+export function grantsRouter(deps: FlowDeps): Router {
+  const { config } = deps;
   const router = new Router();
 
   const session = async (
@@ -140,7 +139,7 @@ export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
     ctx.set('Cache-Control', 'no-store');
     const signed = await session(ctx);
     if (!signed) {
-      ctx.body = views.render('grants-signin', {
+      await ctx.render('grants-signin', {
         pageTitle: 'Grants',
         current: 'grants',
         scopes: CONSOLE_SCOPES.map(describeScope),
@@ -150,7 +149,7 @@ export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
     const grants = await grantsVisibleTo(deps, signed.session.viewer);
     const revokedId = typeof ctx.query.revoked === 'string' ? ctx.query.revoked : '';
     const justRevoked = grants.find((g) => g.id === revokedId && g.state === 'revoked');
-    ctx.body = views.render('grants', {
+    await ctx.render('grants', {
       pageTitle: 'Grants',
       ...common(signed.id, signed.session),
       grants: grants.map(grantRow),
@@ -192,7 +191,7 @@ export function grantsRouter(deps: FlowDeps & { views: Views }): Router {
       ctx.redirect('/grants');
       return;
     }
-    ctx.body = views.render('grants-revoke', {
+    await ctx.render('grants-revoke', {
       pageTitle: 'Revoke this grant?',
       ...common(signed.id, signed.session),
       grant: grantRow(grant),

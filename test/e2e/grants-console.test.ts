@@ -6,7 +6,7 @@
  * reachable with Tab and shows its focus.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { approveHandoff, pollToken, requestHandoff } from '../helpers/admin';
 import {
@@ -28,13 +28,13 @@ import { startTestServer, type TestServer } from '../helpers/server';
 let browser: Browser;
 let srv: TestServer;
 
-before(async () => {
+beforeAll(async () => {
   browser = await launchBrowser();
   srv = await startTestServer({
     env: { CONSOLE_ADMINS: 'ada.admin@sandbox.example', RATE_LIMIT_STARTS: '1000' },
   });
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await srv?.close();
 });

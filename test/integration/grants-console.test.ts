@@ -5,7 +5,7 @@
  * manage (403 alike for another's and an unknown one), and no token reaches a page or a log.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type Koa from 'koa';
 import { loadConfig } from '../../src/config';
 import { getGrant } from '../../src/flows/grants';
@@ -24,7 +24,7 @@ const pages: Page[] = [];
 /** Moves the service's clock (the flows' `now`) forward, for the session's expiry. */
 let clockOffsetMs = 0;
 
-before(async () => {
+beforeAll(async () => {
   srv = await startTestServer({
     env: {
       CONSOLE_ADMINS: ADA,
@@ -35,7 +35,7 @@ before(async () => {
     now: () => Date.now() + clockOffsetMs,
   });
 });
-after(() => srv?.close());
+afterAll(() => srv?.close());
 
 /** A script's handoff approved by Ada ('accept') or Uma ('non-admin'); returns its tokens. */
 async function grantBy(decision: 'accept' | 'non-admin'): Promise<Record<string, unknown>> {
@@ -83,7 +83,7 @@ const rotatedTokens: string[] = [];
 const sessionIds: string[] = [];
 
 describe('grants console over HTTP', () => {
-  before(async () => {
+  beforeAll(async () => {
     adaGrant = await grantBy('accept');
     umaGrant = await grantBy('non-admin');
   });

@@ -4,10 +4,10 @@
  * who ended a revoked grant and why, and Revoke offered only for active grants.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import type { GrantView } from '../../src/flows/grants';
 import { grantRow } from '../../src/routes/grants';
-import { Views } from '../../src/views/render';
+import { viewRenderer } from '../../src/views/views';
 
 const base: GrantView = {
   id: 'AAAAAAAAAAAAAAAAAAAAAA',
@@ -25,8 +25,10 @@ const base: GrantView = {
   expiresAt: Date.UTC(2026, 1, 1),
 };
 
-function render(grants: GrantView[]): string {
-  return new Views({}).render('grants', {
+const renderView = viewRenderer({ sandbox: false, cache: true });
+
+function render(grants: GrantView[]): Promise<string> {
+  return renderView('grants', {
     csrf: 'csrf-value',
     viewer: { email: 'ada@example.com', orgId: 'org-1', name: 'Ada', admin: false },
     sessionEnds: { iso: '2026-01-02T03:34:05.000Z', utc: '2026-01-02 03:34:05 UTC' },
@@ -43,8 +45,8 @@ const rowOf = (html: string, id: string) => {
 };
 
 describe('grants console table', () => {
-  test('an active grant: catalog name, claimed requester, never used, Revoke offered', () => {
-    const html = render([base]);
+  test('an active grant: catalog name, claimed requester, never used, Revoke offered', async () => {
+    const html = await render([base]);
     const row = rowOf(html, base.id);
     assert.match(row, /spark-admin:people_read/);
     assert.match(row, /Read people, their licenses and roles in your org/);
@@ -61,7 +63,7 @@ describe('grants console table', () => {
     assert.match(html, /identity:tokens_write/);
   });
 
-  test('a used grant bound to a CI job shows when, from where, and the binding in words', () => {
+  test('a used grant bound to a CI job shows when, from where, and the binding in words', async () => {
     const g: GrantView = {
       ...base,
       id: 'BBBBBBBBBBBBBBBBBBBBBB',
@@ -79,7 +81,7 @@ describe('grants console table', () => {
         },
       },
     };
-    const row = rowOf(render([g]), g.id);
+    const row = rowOf(await render([g]), g.id);
     assert.match(row, /2026-01-03 00:00:00 UTC/);
     assert.match(row, /198\.51\.100\.7/);
     assert.match(row, /3 refreshes/);
@@ -88,7 +90,7 @@ describe('grants console table', () => {
     assert.match(row, /Jobs on any branch of acme\/reports/);
   });
 
-  test('revoked grants say who and why, with no Revoke button', () => {
+  test('revoked grants say who and why, with no Revoke button', async () => {
     const byAdmin: GrantView = {
       ...base,
       id: 'CCCCCCCCCCCCCCCCCCCCCC',
@@ -104,7 +106,7 @@ describe('grants console table', () => {
       id: 'DDDDDDDDDDDDDDDDDDDDDD',
       revoked: { at: Date.UTC(2026, 0, 5), by: { kind: 'service' }, reason: 'reuse_detected' },
     };
-    const html = render([byAdmin, reused]);
+    const html = await render([byAdmin, reused]);
     const a = rowOf(html, byAdmin.id);
     assert.match(a, /Revoked by boss@example\.com in the console/);
     assert.match(a, /2026-01-04 00:00:00 UTC/);
@@ -112,7 +114,7 @@ describe('grants console table', () => {
     assert.match(rowOf(html, reused.id), /an old refresh token was reused/);
   });
 
-  test('no grants: says so', () => {
-    assert.match(render([]), /No grants to show/);
+  test('no grants: says so', async () => {
+    assert.match(await render([]), /No grants to show/);
   });
 });
