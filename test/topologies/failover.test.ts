@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { afterAll, describe, test } from '@jest/globals';
 import { withTestContext } from '../helpers/jest-context';
 import { approveHandoff, pollToken, requestHandoff } from '../helpers/admin';
+import { deliveredTokens, refresh, SERVICE_TOKEN } from '../helpers/grants';
 import { uniquePrefix } from '../helpers/redis';
 import {
   startSandbox,
@@ -71,11 +72,7 @@ async function handoffAcross(from: TestServer, to: TestServer, tokenPrefix: stri
   return { wokenAfterMs: settledAt - approvedAt };
 }
 
-/**
- * Something acknowledged before the kill that must still hold after it. Issue 16 (grants) adds
- * one more: a grant made before the kill still refreshes (make the grant in `before`, refresh
- * it in the returned check).
- */
+/** Something acknowledged before the kill that must still hold after it. */
 type DurableCheck = (i: Instances) => Promise<() => Promise<void>>;
 
 /** Approvals given before the kill and not yet collected: delivered after the failover. */
@@ -95,7 +92,30 @@ const approvalsSurvive: DurableCheck = async ({ a, b }) => {
     }
   };
 };
-const durableChecks: DurableCheck[] = [approvalsSurvive];
+/**
+ * Grants made before the kill, one of them already rotated once: each still refreshes after
+ * the failover (on the other instance), and the token that refresh hands out works again.
+ */
+const grantsSurvive: DurableCheck = async ({ a, b }) => {
+  const tokens: string[] = [];
+  for (let n = 0; n < 4; n++) {
+    const delivered = await deliveredTokens(n % 2 ? a.url : b.url);
+    assert.match(String(delivered.refresh_token), SERVICE_TOKEN);
+    tokens.push(String(delivered.refresh_token));
+  }
+  const rotated = await refresh(a.url, tokens[0]!);
+  assert.equal(rotated.status, 200, JSON.stringify(rotated.json));
+  tokens[0] = String(rotated.json.refresh_token);
+  return async () => {
+    for (const [n, token] of tokens.entries()) {
+      const first = await refresh(n % 2 ? b.url : a.url, token);
+      assert.equal(first.status, 200, `grant ${n}: ${JSON.stringify(first.json)}`);
+      const next = await refresh(n % 2 ? a.url : b.url, String(first.json.refresh_token));
+      assert.equal(next.status, 200, `grant ${n}, rotated again: ${JSON.stringify(next.json)}`);
+    }
+  };
+};
+const durableChecks: DurableCheck[] = [approvalsSurvive, grantsSurvive];
 
 interface Probe {
   what: string;
