@@ -81,6 +81,8 @@ function unavailable(err: unknown): never {
 export class RedisStore implements Store {
   private readonly client: ClientWithScripts;
   private readonly cluster: boolean;
+  /** The master's connected replicas, as last read (standalone and sentinel modes). */
+  private readonly masterReplicas = { count: Number.POSITIVE_INFINITY, at: 0 };
   private subscriber: RedisClient | undefined;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
   private readonly resubscribed = new Set<() => void>();
@@ -213,7 +215,7 @@ export class RedisStore implements Store {
     const px = Math.max(1, Math.ceil(ttlMs));
     const full = this.k(key);
     const wanted = opts?.durable ? (this.options.waitReplicas ?? 0) : 0;
-    const replicas = Math.min(wanted, this.replicasFor(full));
+    const replicas = wanted === 0 ? 0 : Math.min(wanted, await this.replicasFor(full));
     if (replicas < wanted) {
       this.options.onEvent?.('wait_short', `no replica serves this key's slot right now`);
     }
@@ -244,13 +246,24 @@ export class RedisStore implements Store {
 
   /**
    * Replicas that can confirm a write to `key`: in a cluster, those of the master owning its
-   * slot in the current map (none after a failover until the old master comes back as a
-   * replica, so a durable write does not sit through the whole WAIT timeout for nothing).
+   * slot in the current map; otherwise the master's connected replicas (INFO replication, read
+   * at most every 2 s). After a failover there are none until the old master comes back as a
+   * replica, and a durable write must not sit through the whole WAIT timeout for nothing: a
+   * delivery that writes its grant durably would otherwise keep a waiting poll past a second.
    */
-  private replicasFor(key: string): number {
-    if (!this.cluster) return Number.POSITIVE_INFINITY;
-    const owners = (this.client as Cluster).slots[keySlot(key)];
-    return owners ? owners.length - 1 : Number.POSITIVE_INFINITY;
+  private async replicasFor(key: string): Promise<number> {
+    if (this.cluster) {
+      const owners = (this.client as Cluster).slots[keySlot(key)];
+      return owners ? owners.length - 1 : Number.POSITIVE_INFINITY;
+    }
+    const now = Date.now();
+    if (now - this.masterReplicas.at > 2000) {
+      this.masterReplicas.at = now;
+      const info = await this.send(() => this.client.info('replication')).catch(() => '');
+      const found = /connected_slaves:(\d+)/.exec(info);
+      this.masterReplicas.count = found ? Number(found[1]) : Number.POSITIVE_INFINITY;
+    }
+    return this.masterReplicas.count;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
