@@ -59,6 +59,9 @@ describe('layout', () => {
       const page = await context.newPage();
       const overflow: Record<string, number> = {};
       const measure = async (name: string) => {
+        // Measured once the stylesheet has applied: before 'load' a loaded machine could show
+        // the page half-styled, a few pixels wider than it ends up.
+        await page.waitForLoadState('load');
         overflow[name] = await horizontalOverflow(page);
       };
 
