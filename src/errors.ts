@@ -47,11 +47,94 @@ export class HttpError extends Error {
 }
 
 /**
- * An error whose JSON form is exactly RFC 6749 §5.2: `{error, error_description}`.
- * Token and device-authorization endpoints throw these.
+ * An error defined by an OAuth RFC (6749 §5.2, 7009, 8628 §3.5, 8693): under `/oauth2/` the
+ * error handler answers it as exactly `{error, error_description}`, with no page fields, since
+ * scripts parse it. Build one through the factories below, which fix each code's status.
  */
 export class OAuthError extends HttpError {
   override name = 'OAuthError';
+}
+
+type OAuthErrorOptions = Omit<HttpErrorOptions, 'expose'>;
+
+const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' };
+
+/** RFC 6749 §5.2: a parameter is missing, repeated, or malformed. */
+export function invalidRequest(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'invalid_request', message, opts);
+}
+
+/**
+ * RFC 6749 §5.2: the client is unknown or failed to authenticate. `basic` (the request carried
+ * credentials, or the client must) answers 401 with a Basic challenge, as §5.2 requires.
+ */
+export function invalidClient(
+  message: string,
+  { basic = false, ...opts }: OAuthErrorOptions & { basic?: boolean } = {},
+): OAuthError {
+  return new OAuthError(basic ? 401 : 400, 'invalid_client', message, {
+    ...opts,
+    headers: basic ? { ...BASIC_CHALLENGE, ...opts.headers } : opts.headers,
+  });
+}
+
+/** RFC 6749 §5.2: the code, refresh token or subject token is not (or no longer) good. */
+export function invalidGrant(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'invalid_grant', message, opts);
+}
+
+/** RFC 6749 §5.2: the client may not use this grant type. */
+export function unauthorizedClient(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'unauthorized_client', message, opts);
+}
+
+/** RFC 6749 §5.2: the server does not know this grant type. */
+export function unsupportedGrantType(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'unsupported_grant_type', message, opts);
+}
+
+/** RFC 6749 §5.2: a scope is unknown, not allowed here, or more than the grant holds. */
+export function invalidScope(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'invalid_scope', message, opts);
+}
+
+/** RFC 8628 §3.5: the admin (or Webex, on their behalf) refused. */
+export function accessDenied(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'access_denied', message, opts);
+}
+
+/** RFC 8628 §3.5: the device code expired before anyone approved it. */
+export function expiredToken(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'expired_token', message, opts);
+}
+
+/** RFC 8628 §3.5: nothing happened yet; an expected answer, logged at debug. */
+export function authorizationPending(message: string): OAuthError {
+  return new OAuthError(400, 'authorization_pending', message, { routine: true });
+}
+
+/** RFC 8628 §3.5: the script polls faster than its interval; `seconds` is the grown interval. */
+export function slowDown(seconds: number): OAuthError {
+  return new OAuthError(
+    400,
+    'slow_down',
+    `Polling too fast: wait at least ${seconds} seconds between polls.`,
+    { routine: true },
+  );
+}
+
+/** RFC 7009 §2.2.1: revocation of this token type is not supported. */
+export function unsupportedTokenType(message: string, opts?: OAuthErrorOptions): OAuthError {
+  return new OAuthError(400, 'unsupported_token_type', message, opts);
+}
+
+/** RFC 6749 §5.2 has no 5xx code; Webex or the service failed in a way the script cannot fix. */
+export function serverError(
+  status: 500 | 502,
+  message: string,
+  opts?: OAuthErrorOptions,
+): OAuthError {
+  return new OAuthError(status, 'server_error', message, opts);
 }
 
 function defaultTitle(status: number): string {
