@@ -12,6 +12,7 @@ import type { CliDownloadSource } from './cli-download';
 import { loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
 import type { FlowDeps } from './flows/context';
+import { createWorkloadVerifier } from './workload/verify';
 import { HandoffWaiters } from './flows/device';
 import { countActiveGrants } from './flows/grants';
 import { RateLimiter } from './flows/rate-limit';
@@ -76,15 +77,25 @@ export async function buildService(
   }
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
   const sealer = new Sealer(keys);
+  const now = overrides.now ?? Date.now;
+  const webex = webexClientFor(config, metrics, logger);
   const flow: FlowDeps = {
     config,
     store,
     sealer,
-    webex: webexClientFor(config, metrics, logger),
+    webex,
     logger,
     metrics,
     limiter: new RateLimiter(store, metrics, sealer.hasher),
-    now: overrides.now ?? Date.now,
+    workload: createWorkloadVerifier({
+      policy: config.workload,
+      store,
+      digest: (value) => sealer.hasher.digest('workload_jti', value),
+      // Issuers' keys are fetched through the same egress (proxy) as Webex.
+      fetch: (url, init) => webex.egressFetch(url, init),
+      now,
+    }),
+    now,
   };
   metrics.countGrantsWith(() => countActiveGrants(flow));
   const sandbox = sandboxFor(config, overrides.sandbox);

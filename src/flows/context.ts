@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Store } from '../store/store';
 import type { WebexClient } from '../webex/client';
+import type { WorkloadVerifier } from '../workload/verify';
 import type { RateLimiter } from './rate-limit';
 
 /** Everything the flows need, passed in explicitly. */
@@ -15,5 +16,7 @@ export interface FlowDeps {
   logger: Logger;
   metrics: Metrics;
   limiter: RateLimiter;
+  /** Verifies CI jobs' OIDC ID tokens; `enabled` is false when WORKLOAD_ISSUERS is empty. */
+  workload: WorkloadVerifier;
   now: () => number;
 }

@@ -48,6 +48,11 @@ export interface WebexClientOptions {
 export class WebexClient {
   private readonly fetchImpl: typeof fetch;
 
+  /** The service's HTTP egress (through the proxy agent, when there is one), for other callers. */
+  get egressFetch(): typeof fetch {
+    return this.fetchImpl;
+  }
+
   constructor(private readonly options: WebexClientOptions) {
     const dispatcher = options.dispatcher;
     // Node's own fetch is undici too, but only the package's fetch takes its dispatchers.

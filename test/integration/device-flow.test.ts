@@ -351,6 +351,7 @@ test('exactly-once without the poll gate: 50 concurrent pollHandoff calls share 
     logger: captureLogger([]),
     metrics,
     limiter: new RateLimiter(gateless, metrics, new Sealer(srv.config.encryptionKeys).hasher),
+    workload: srv.flow.workload,
     now: Date.now,
   };
   const waiters = new HandoffWaiters(deps);
