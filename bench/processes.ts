@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../src/config';
 import type { FlowDeps } from '../src/flows/context';
-import { createHandoff, handoffId } from '../src/flows/device';
+import { createHandoff, handoffIdFor } from '../src/flows/device';
 import { buildService, type Service } from '../src/service';
 import { freePort, startLocalRedis, type LocalRedisServer } from '../test/helpers/redis';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/helpers/server';
@@ -194,7 +194,7 @@ export async function createHandoffs(
       out[i] = {
         deviceCode: res.device_code,
         userCode: res.user_code,
-        h: handoffId(deps, res.device_code),
+        h: handoffIdFor(deps, res.device_code),
       };
     }
   };

@@ -6,8 +6,6 @@ import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
 import {
-  checkCsrf,
-  csrfTokenFor,
   denyHandoff,
   findPendingHandoff,
   getPendingHandoff,
@@ -15,6 +13,7 @@ import {
   type WatchState,
 } from '../flows/device';
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
+import { checkCsrf, csrfTokenFor } from '../middleware/csrf';
 import { claimedUserAgent, utc } from '../views/format';
 import { describeScope, identityScopeFor } from '../webex/scopes';
 import { formBody, single } from './params';
@@ -66,7 +65,7 @@ export function deviceRouter(deps: FlowDeps): Router {
     await ctx.render('device-approve', {
       pageTitle: 'Approve this request?',
       csrf: csrfTokenFor(deps, browserId!),
-      handoff: found.handoff,
+      handoff: found.handoffId,
       userCode: formatUserCode(normalizeUserCode(typed)!),
       clientName: record.clientName,
       clientDescription: client?.description ?? null,
@@ -113,7 +112,7 @@ export function deviceRouter(deps: FlowDeps): Router {
         kind: 'device',
         scopes: pending.record.scopes,
         browserId: browserId!,
-        handoff: pending.handoff,
+        handoff: pending.handoffId,
       }),
     );
   });

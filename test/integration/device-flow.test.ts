@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, test } from '@jest/globals';
 import { Sealer } from '../../src/crypto';
 import { OAuthError } from '../../src/errors';
-import { HandoffWaiters, handoffId, pollHandoff } from '../../src/flows/device';
+import { HandoffWaiters, handoffIdFor, pollHandoff } from '../../src/flows/device';
 import { RateLimiter } from '../../src/flows/rate-limit';
 import { createMetrics } from '../../src/metrics';
 import type { GateSpec, Store } from '../../src/store/store';
@@ -176,7 +176,7 @@ test('Redis holds the approved tokens only sealed, then forgets the handoff afte
     secretForms({ deviceCode, userCode }),
     'between approval and delivery',
   );
-  const h = handoffId({ sealer: new Sealer(srv.config.encryptionKeys) }, deviceCode);
+  const h = handoffIdFor({ sealer: new Sealer(srv.config.encryptionKeys) }, deviceCode);
   const sealed = before.get(`${srv.redis!.prefix}result:{${h}}`);
   assert.ok(sealed, 'the sealed result waits for the script under the device code hash');
   assert.match(
