@@ -16,6 +16,7 @@ import { securityHeaders } from './middleware/security-headers';
 import { staticFiles } from './middleware/static-files';
 import { cliRouter } from './routes/cli';
 import { deviceRouter } from './routes/device';
+import { deviceAuthorizationRouter } from './routes/device-authorization';
 import { grantsRouter } from './routes/grants';
 import { healthRouter, metricsRouter } from './routes/health';
 import { metadataRouter } from './routes/metadata';
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): Koa {
   // Scripts poll the token endpoint far more often than anything else is requested, so its
   // router comes right after the shared layers and reads its own form bodies.
   const token = tokenRouter({ ...flow, waiters, readForm });
+  const deviceAuthorization = deviceAuthorizationRouter({ ...flow, readForm });
 
   app.use(clientAddress(config));
   app.use(requestLog({ logger, metrics }));
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps): Koa {
       ...(samePlace ? [callback.pathname] : []),
     ]),
   );
+  app.use(deviceAuthorization.routes());
   app.use(token.routes()).use(token.allowedMethods());
   app.use(staticFiles(path.join(__dirname, 'public')));
   app.use(readForm);

@@ -5,6 +5,7 @@
 import { pkceChallenge, randomToken, safeEqual } from '../crypto';
 import { HttpError, UpstreamError } from '../errors';
 import type { WebexPerson, WebexTokens } from '../webex/client';
+import type { BindingWidth } from '../workload/binding';
 import { canReadPeopleMe, identityScopeFor } from '../webex/scopes';
 import type { FlowDeps } from './context';
 import { openRecord, sealRecord } from './records';
@@ -21,6 +22,8 @@ interface FlowRecord {
   verifier: string;
   /** Device flow: hash of the device code being approved. */
   handoff?: string;
+  /** Device flow: how widely the approving admin chose to bind a verified CI job. */
+  width?: BindingWidth;
   createdAt: number;
 }
 
@@ -32,6 +35,7 @@ export interface StartOptions {
   scopes: string[];
   browserId: string;
   handoff?: string;
+  width?: BindingWidth;
 }
 
 const flowKey = (stateHash: string) => `flow:${stateHash}`;
@@ -56,6 +60,7 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
     binding: deps.sealer.hasher.digest('browser', opts.browserId),
     verifier: deps.sealer.seal(verifier, flowKey(stateHash)),
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
+    ...(opts.width ? { width: opts.width } : {}),
     createdAt: deps.now(),
   };
   await deps.store.set(
@@ -208,6 +213,7 @@ export type CallbackResult =
   | {
       kind: 'device';
       handoff: string;
+      width?: BindingWidth;
       tokens: WebexTokens | null;
       person: WebexPerson | null;
       granted?: GrantedScopes;
@@ -354,7 +360,8 @@ async function verifiedCallback(deps: FlowDeps, input: CallbackInput): Promise<C
 
   outcome('success');
   if (record.kind === 'device' && record.handoff) {
-    return { kind: 'device', handoff: record.handoff, tokens, person, granted };
+    const { handoff, width } = record;
+    return { kind: 'device', handoff, width, tokens, person, granted };
   }
   if (record.kind === 'console') return { kind: 'console', person, granted };
   deps.logger.info(

@@ -6,12 +6,16 @@ import { HttpError } from '../errors';
 import { startAuthorization } from '../flows/browser';
 import type { FlowDeps } from '../flows/context';
 import {
+  type HandoffWorkload,
+  type WatchState,
+  chosenWidth,
   denyHandoff,
   findPendingHandoff,
   getPendingHandoff,
   handoffState,
-  type WatchState,
+  widthChoices,
 } from '../flows/device';
+import { WORKLOAD_FACT_CLAIMS } from '../workload/verify';
 import { ensureBrowserId, readBrowserId } from '../middleware/browser-id';
 import { checkCsrf, csrfTokenFor } from '../middleware/csrf';
 import { claimedUserAgent, utc } from '../views/format';
@@ -80,6 +84,7 @@ export function deviceRouter(deps: FlowDeps): Router {
       expiresUtc: utc(record.expiresAt),
       scopes: record.scopes.map(describeScope),
       identityScope: identityScopeFor(config.identityScope, record.scopes),
+      workload: record.workload ? verifiedJob(record.workload) : null,
     });
   });
 
@@ -107,12 +112,14 @@ export function deviceRouter(deps: FlowDeps): Router {
     const browserId = readBrowserId(ctx, config);
     checkCsrf(deps, browserId, single(body, 'csrf'));
     const pending = await pendingFrom(body);
+    const width = chosenWidth(pending.record.workload, single(body, 'width'));
     ctx.redirect(
       await startAuthorization(deps, {
         kind: 'device',
         scopes: pending.record.scopes,
         browserId: browserId!,
         handoff: pending.handoffId,
+        width,
       }),
     );
   });
@@ -140,6 +147,19 @@ export function deviceRouter(deps: FlowDeps): Router {
   });
 
   return router;
+}
+
+/** What the approval page shows of a verified CI job: signed facts only, and the choices. */
+function verifiedJob(workload: HandoffWorkload) {
+  return {
+    issuerName: workload.issuerName,
+    issuer: workload.issuer,
+    sub: workload.sub,
+    facts: WORKLOAD_FACT_CLAIMS.filter((claim) => workload.facts[claim] !== undefined).map(
+      (claim) => ({ claim, value: workload.facts[claim]! }),
+    ),
+    widths: widthChoices(workload),
+  };
 }
 
 function shownAddress(address: string): string {

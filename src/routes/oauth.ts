@@ -77,7 +77,13 @@ export function oauthRouter(deps: FlowDeps): Router {
       await denyHandoff(deps, pending, reason, result.person);
       throw result.error ?? new HttpError(502, 'webex_error', 'Webex did not return tokens.');
     }
-    const { watchId } = await approveHandoff(deps, pending, result.tokens, result.person);
+    const { watchId } = await approveHandoff(
+      deps,
+      pending,
+      result.tokens,
+      result.person,
+      result.width,
+    );
     await ctx.render('device-done', {
       pageTitle: 'Request approved',
       approved: true,

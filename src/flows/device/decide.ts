@@ -5,6 +5,7 @@
 import type { DeviceClientConfig } from '../../config';
 import { HttpError } from '../../errors';
 import type { WebexPerson, WebexTokens } from '../../webex/client';
+import { type BindingWidth, bindingFor } from '../../workload/binding';
 import type { FlowDeps } from '../context';
 import {
   type HandoffRecord,
@@ -20,6 +21,7 @@ import {
   watchIdFor,
 } from './handoff';
 import { getPendingHandoff } from './request';
+import { jobOf } from './workload';
 
 /**
  * Only the first answer to a handoff counts: two admins (or two tabs) approving or denying at
@@ -99,14 +101,17 @@ function approverOf(by: WebexPerson | null): NonNullable<HandoffRecord['approver
 }
 
 /**
- * Seal the tokens for the script, mark the handoff approved and wake its pollers. Returns the
- * id the admin's page polls (`handoffState`) to learn whether the script picked them up.
+ * Seal the tokens for the script, mark the handoff approved and wake its pollers. A verified
+ * CI job's request is bound to that job at `width` (checked on the approval form); the grant
+ * inherits the binding. Returns the id the admin's page polls (`handoffState`) to learn
+ * whether the script picked the tokens up.
  */
 export async function approveHandoff(
   deps: FlowDeps,
   pending: PendingHandoff,
   tokens: WebexTokens,
   by: WebexPerson | null,
+  width: BindingWidth = 'subject',
 ): Promise<{ watchId: string }> {
   const { handoffId } = pending;
   const remaining = pending.record.expiresAt - deps.now();
@@ -128,14 +133,26 @@ export async function approveHandoff(
     deps.sealer.seal(JSON.stringify(tokens), resultKey(handoffId)),
     remaining,
   );
-  const decided = { ...pending.record, status: 'approved' as const, approver: approverOf(by) };
+  const { workload } = pending.record;
+  const binding = workload ? bindingFor(workload, width) : null;
+  const decided = {
+    ...pending.record,
+    status: 'approved' as const,
+    approver: approverOf(by),
+    ...(binding ? { requester: { ...pending.record.requester, workload: binding } } : {}),
+  };
   await saveWatch(deps, handoffId, 'approved', decided.expiresAt);
   await settle(
     deps,
     handoffId,
     decided,
-    { by: decided.approver.email, orgId: decided.approver.orgId, scopes: decided.scopes },
-    'script handoff approved',
+    {
+      by: decided.approver.email,
+      orgId: decided.approver.orgId,
+      scopes: decided.scopes,
+      ...(workload && binding ? { job: jobOf(workload), binding: binding.width } : {}),
+    },
+    binding ? 'script handoff approved and bound to its CI job' : 'script handoff approved',
   );
   return { watchId: watchIdFor(deps, handoffId) };
 }

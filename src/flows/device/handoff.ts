@@ -3,6 +3,8 @@
  * record kind is sealed and opened. Every record is bound to its store key and role, so an
  * edited record, or one copied from another handoff, reads as absent (records.ts, SECURITY.md).
  */
+import type { WorkloadBinding } from '../../workload/binding';
+import type { VerifiedWorkload } from '../../workload/verify';
 import type { FlowDeps } from '../context';
 import { openRecord, sealRecord } from '../records';
 
@@ -10,11 +12,23 @@ import { openRecord, sealRecord } from '../records';
 export const TOMBSTONE_MS = 10 * 60 * 1000;
 export const HANDOFF_CHANNEL = 'handoff';
 
+/** What a CI job's verified ID token proved when it asked (never the token or its jti). */
+export type HandoffWorkload = Pick<
+  VerifiedWorkload,
+  'issuerName' | 'issuer' | 'audience' | 'sub' | 'facts'
+>;
+
 export interface HandoffRecord {
   clientId: string;
   clientName: string;
   scopes: string[];
-  requester: { address: string; userAgent: string };
+  /**
+   * What the requester claims (address, user agent), and from approval on the binding the
+   * admin chose for a verified CI job, which the grant inherits.
+   */
+  requester: { address: string; userAgent: string; workload?: WorkloadBinding | null };
+  /** Set when the request carried a CI job's ID token, verified before the handoff existed. */
+  workload?: HandoffWorkload;
   createdAt: number;
   expiresAt: number;
   /** `cancelled`: the script gave up and revoked its device code (RFC 7009). */

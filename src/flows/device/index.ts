@@ -7,6 +7,7 @@ export { type ClientCredentials, authenticateClient, resolveHandoffScopes } from
 export { approveHandoff, cancelHandoff, denyHandoff } from './decide';
 export {
   type HandoffRecord,
+  type HandoffWorkload,
   type PendingHandoff,
   type WatchState,
   handoffIdFor,
@@ -21,3 +22,10 @@ export {
   getPendingHandoff,
 } from './request';
 export { HandoffWaiters } from './waiters';
+export {
+  JWT_TOKEN_TYPE,
+  type WidthChoice,
+  chosenWidth,
+  verifyRequesterWorkload,
+  widthChoices,
+} from './workload';

@@ -25,6 +25,7 @@ import {
   slowKey,
 } from './handoff';
 import type { HandoffWaiters } from './waiters';
+import { jobOf } from './workload';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -129,7 +130,12 @@ async function answer(deps: FlowDeps, handoffId: string, record: HandoffRecord):
     await saveWatch(deps, handoffId, 'delivered', record.expiresAt);
     deps.metrics.handoffs.inc({ event: 'delivered' });
     deps.logger.info(
-      { event: 'handoff_delivered', client: record.clientId, grant: grantId },
+      {
+        event: 'handoff_delivered',
+        client: record.clientId,
+        grant: grantId,
+        ...(record.workload ? { job: jobOf(record.workload) } : {}),
+      },
       'tokens delivered to the script',
     );
     return {

@@ -8,6 +8,7 @@ import type { FlowDeps } from '../context';
 import { addressId, type RateLimitRule } from '../rate-limit';
 import {
   type HandoffRecord,
+  type HandoffWorkload,
   type PendingHandoff,
   handoffIdFor,
   openUserCode,
@@ -16,6 +17,7 @@ import {
   sealUserCode,
   userCodeKeyFor,
 } from './handoff';
+import { jobOf } from './workload';
 
 export interface DeviceAuthorizationResponse {
   device_code: string;
@@ -31,9 +33,11 @@ export interface HandoffRequest {
   scopes: string[];
   address: string;
   userAgent: string;
+  /** The CI job whose ID token came with the request, already verified. */
+  workload?: HandoffWorkload | null;
 }
 
-/** RFC 8628 §3.1-3.2: create a pending handoff. */
+/** RFC 8628 §3.1-3.2: create a pending handoff (a `workload` must be verified before). */
 export async function createHandoff(
   deps: FlowDeps,
   req: HandoffRequest,
@@ -68,12 +72,19 @@ export async function createHandoff(
     expiresAt: createdAt + ttlMs,
     status: 'pending',
     userCodeKey,
+    ...(req.workload ? { workload: req.workload } : {}),
   };
   await saveHandoff(deps, handoffId, record, { durable: false });
   deps.metrics.handoffs.inc({ event: 'requested' });
   deps.logger.info(
-    { event: 'handoff_requested', client: req.client.id, scopes: req.scopes, address: req.address },
-    'script handoff requested',
+    {
+      event: 'handoff_requested',
+      client: req.client.id,
+      scopes: req.scopes,
+      address: req.address,
+      ...(req.workload ? { job: jobOf(req.workload) } : {}),
+    },
+    req.workload ? 'script handoff requested by a verified CI job' : 'script handoff requested',
   );
 
   const verificationUri = `${config.publicUrl}/device`;
