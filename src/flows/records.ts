@@ -18,6 +18,7 @@ export type RecordRole =
   // pointers (current, rotated out, a rotation's kept answer, a delivered Webex token).
   | 'grant'
   | 'grant_revoked'
+  | 'grant_binding'
   | 'grant_pointer'
   | 'grant_rotated'
   | 'grant_answer'

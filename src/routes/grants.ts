@@ -23,10 +23,11 @@ import {
   consoleCsrfToken,
   readConsoleSession,
 } from '../flows/grants/console';
+import { changeBindingAs, isBindingChange, narrowerWidths } from '../flows/grants/binding';
 import { ensureBrowserId } from '../middleware/browser-id';
 import { claimedUserAgent, utc } from '../views/format';
 import { describeScope } from '../webex/scopes';
-import { describeBinding } from '../workload/binding';
+import { type WorkloadBinding, describeBinding } from '../workload/binding';
 import { formBody, single } from './params';
 
 /**
@@ -67,6 +68,25 @@ function notYours(): HttpError {
   );
 }
 
+function signedOut(message: string): HttpError {
+  return new HttpError(401, 'console_signed_out', message, {
+    title: 'Signed out',
+    hint: 'Open the grants console, sign in again, and make the change from there.',
+  });
+}
+
+function bindingRefused(): HttpError {
+  return new HttpError(
+    400,
+    'binding_not_changed',
+    "That change is not possible for this grant's CI binding: a binding can only be narrowed or removed here, and only on an active grant that has one.",
+    {
+      title: 'Binding not changed',
+      hint: 'Go back to the grants console, reload it, and use the choices on the binding page. Widening a binding needs a new approval.',
+    },
+  );
+}
+
 function actorText(by: GrantActor): string {
   switch (by.kind) {
     case 'admin':
@@ -100,7 +120,11 @@ export function grantRow(g: GrantView) {
       address: g.requester.address,
       userAgent: claimedUserAgent(g.requester.userAgent),
       workload: g.requester.workload
-        ? { issuer: g.requester.workload.issuer, text: describeBinding(g.requester.workload) }
+        ? {
+            issuer: g.requester.workload.issuer,
+            width: g.requester.workload.width,
+            text: describeBinding(g.requester.workload),
+          }
         : null,
     },
     created: at(g.createdAt),
@@ -108,10 +132,28 @@ export function grantRow(g: GrantView) {
     lastUsedFrom: g.lastUsedFrom,
     useCount: g.useCount,
     active: g.state === 'active',
+    bindingChangeable: g.state === 'active' && g.requester.workload !== null,
     state: stateText(g),
     revokedAt: g.revoked ? at(g.revoked.at) : null,
     expires: at(g.expiresAt),
   };
+}
+
+/** What the binding page offers: each narrower width, and removing the binding. */
+function bindingChoices(binding: WorkloadBinding) {
+  return [
+    ...narrowerWidths(binding).map((width) => ({
+      value: width,
+      label: width === 'subject' ? `Only ${binding.sub}` : 'Any branch of the repository',
+      consequence: describeBinding({ ...binding, width }),
+    })),
+    {
+      value: 'remove',
+      label: 'Remove the binding',
+      consequence:
+        "No CI job may exchange an ID token for this grant's tokens any more. The script's refresh token keeps working; revoke the grant to end that too.",
+    },
+  ];
 }
 
 /** The grants console at /grants: sign in with Webex, see grants, revoke them. */
@@ -149,11 +191,14 @@ export function grantsRouter(deps: FlowDeps): Router {
     const grants = await grantsVisibleTo(deps, signed.session.viewer);
     const revokedId = typeof ctx.query.revoked === 'string' ? ctx.query.revoked : '';
     const justRevoked = grants.find((g) => g.id === revokedId && g.state === 'revoked');
+    const rebound = typeof ctx.query.binding === 'string' ? ctx.query.binding : '';
+    const justRebound = grants.find((g) => g.id === rebound);
     await ctx.render('grants', {
       pageTitle: 'Grants',
       ...common(signed.id, signed.session),
       grants: grants.map(grantRow),
       justRevoked: justRevoked ? grantRow(justRevoked) : null,
+      justRebound: justRebound ? grantRow(justRebound) : null,
     });
   });
 
@@ -203,22 +248,48 @@ export function grantsRouter(deps: FlowDeps): Router {
     const sessionId = readSessionId(ctx, config);
     checkConsoleCsrf(deps, sessionId, single(body, 'csrf'));
     const signed = await session(ctx);
-    if (!signed) {
-      throw new HttpError(
-        401,
-        'console_signed_out',
-        'Your console session ended, so nothing was revoked.',
-        {
-          title: 'Signed out',
-          hint: 'Open the grants console, sign in again, and revoke from there.',
-        },
-      );
-    }
+    if (!signed) throw signedOut('Your console session ended, so nothing was revoked.');
     const id = ctx.params.id ?? '';
     const result = await revokeGrantAs(deps, signed.session.viewer, id, ctx.ip);
     if (result.outcome === 'not_found' || result.outcome === 'forbidden') throw notYours();
     ctx.status = 303;
     ctx.redirect(`/grants?revoked=${encodeURIComponent(id)}`);
+  });
+
+  router.get('grants-binding-confirm', '/grants/:id/binding', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const signed = await session(ctx);
+    if (!signed) {
+      ctx.redirect('/grants');
+      return;
+    }
+    const grant = await manageable(signed.session.viewer, ctx.params.id ?? '');
+    const binding = grant.requester.workload;
+    if (grant.state !== 'active' || !binding) {
+      ctx.redirect('/grants');
+      return;
+    }
+    await ctx.render('grants-binding', {
+      pageTitle: "Change this grant's CI binding?",
+      ...common(signed.id, signed.session),
+      grant: grantRow(grant),
+      choices: bindingChoices(binding),
+    });
+  });
+
+  router.post('grants-binding', '/grants/:id/binding', async (ctx) => {
+    const body = formBody(ctx);
+    checkConsoleCsrf(deps, readSessionId(ctx, config), single(body, 'csrf'));
+    const signed = await session(ctx);
+    if (!signed) throw signedOut('Your console session ended, so the binding was not changed.');
+    const id = ctx.params.id ?? '';
+    const change = single(body, 'change');
+    if (!isBindingChange(change)) throw bindingRefused();
+    const result = await changeBindingAs(deps, signed.session.viewer, id, change, ctx.ip);
+    if (result.outcome === 'not_found' || result.outcome === 'forbidden') throw notYours();
+    if (result.outcome === 'not_allowed') throw bindingRefused();
+    ctx.status = 303;
+    ctx.redirect(`/grants?binding=${encodeURIComponent(id)}`);
   });
 
   router.post('grants-signout', '/grants/signout', async (ctx) => {

@@ -9,10 +9,12 @@
  */
 import type { FlowDeps } from '../context';
 import { openRecord, sealRecord, type RecordRole } from '../records';
-import type { GrantActor, GrantRecord, RevokeReason } from './model';
+import type { GrantActor, GrantRecord, RevokeReason, WorkloadBinding } from './model';
 
 const grantKey = (id: string) => `grant:${id}`;
 const revokedKey = (id: string) => `grant-revoked:${id}`;
+/** An admin's change to the grant's CI binding (narrowed, or removed). */
+const bindingKey = (id: string) => `grant-binding:${id}`;
 /** The refresh token a managed grant's script holds now. */
 const pointerKey = (digest: string) => `grant-rt:${digest}`;
 /** A managed refresh token that was rotated out: presenting it again is reuse. */
@@ -46,6 +48,16 @@ export interface RevokedMarker {
   reason: RevokeReason;
 }
 
+/**
+ * The grant's CI binding as an admin last set it in the console: `binding` null means the
+ * grant can no longer be exchanged for a CI job (its refresh token still works).
+ */
+export interface BindingMarker {
+  binding: WorkloadBinding | null;
+  at: number;
+  by: { email: string; address: string };
+}
+
 export type HashPurpose = 'grant_refresh_token' | 'webex_refresh_token';
 
 export class GrantRepository {
@@ -76,11 +88,22 @@ export class GrantRepository {
     return record.state === 'active' ? this.ttl(record.expiresAt) : REVOKED_RETENTION_MS;
   }
 
-  /** The grant, with a revocation recorded beside it taking precedence over its own state. */
+  /**
+   * The grant, with a revocation and a binding change recorded beside it taking precedence
+   * over its own fields (a refresh that saved the record meanwhile cannot undo them).
+   */
   async load(id: string): Promise<GrantRecord | null> {
-    const [raw, rawRevoked] = await this.deps.store.getMany([grantKey(id), revokedKey(id)]);
-    const record = this.open<GrantRecord>(grantKey(id), 'grant', raw ?? null);
-    if (!record || record.id !== id) return null;
+    const [raw, rawRevoked, rawBinding] = await this.deps.store.getMany([
+      grantKey(id),
+      revokedKey(id),
+      bindingKey(id),
+    ]);
+    const stored = this.open<GrantRecord>(grantKey(id), 'grant', raw ?? null);
+    if (!stored || stored.id !== id) return null;
+    const changed = this.open<BindingMarker>(bindingKey(id), 'grant_binding', rawBinding ?? null);
+    const record: GrantRecord = changed
+      ? { ...stored, requester: { ...stored.requester, workload: changed.binding } }
+      : stored;
     const revoked = this.open<RevokedMarker>(revokedKey(id), 'grant_revoked', rawRevoked ?? null);
     if (revoked && record.state === 'active') {
       return { ...record, state: 'revoked', revoked, webex: null };
@@ -144,6 +167,14 @@ export class GrantRepository {
   async markRevoked(id: string, marker: RevokedMarker, ttlMs: number): Promise<boolean> {
     const key = revokedKey(id);
     return this.deps.store.setIfAbsent(key, this.seal(key, 'grant_revoked', marker), ttlMs);
+  }
+
+  /** Records an admin's binding change; the record is saved with it too (see `load`). */
+  async markBinding(id: string, marker: BindingMarker, ttlMs: number): Promise<void> {
+    const key = bindingKey(id);
+    await this.deps.store.set(key, this.seal(key, 'grant_binding', marker), ttlMs, {
+      durable: true,
+    });
   }
 
   async readRevoked(id: string): Promise<RevokedMarker | null> {
