@@ -16,6 +16,7 @@ import {
   formatViolations,
   launchBrowser,
   newContext,
+  screenshot,
   unlabelledFields,
 } from '../helpers/browser';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer';
@@ -95,6 +96,7 @@ test('first run: verified job on the approval page, widened binding, delivery, t
     /whoever can push a branch there gets these tokens/,
   );
   await noSeriousViolations(page, 'approval page with a verified job');
+  await screenshot(page, 'approve-workload');
   await anyBranch.check();
 
   await page.getByRole('button', { name: 'Approve and sign in with Webex' }).click();
@@ -126,6 +128,7 @@ test('first run: verified job on the approval page, widened binding, delivery, t
   await row.getByRole('link', { name: /Narrow or remove the CI binding/ }).click();
   assert.equal(await page.locator('h1').textContent(), "Change this grant's CI binding?");
   await noSeriousViolations(page, 'binding page');
+  await screenshot(page, 'grants-binding');
   await page.getByRole('radio', { name: new RegExp(`Only ${SUB}`) }).check();
   await page.getByRole('button', { name: 'Apply this change' }).click();
   await page.waitForURL(`${srv.url}/grants?binding=${grantId}`);
