@@ -27,6 +27,8 @@ export interface Metrics {
   /** Grants alive in the store, counted at scrape time by the function given here. */
   grantsActive: Gauge;
   countGrantsWith(count: () => Promise<number>): void;
+  pollsWaiting: Gauge;
+  countWaitingPollsWith(count: () => number): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -34,6 +36,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   let countGrants: (() => Promise<number>) | undefined;
+  let countWaitingPolls: (() => number) | undefined;
   return {
     registry,
     flowsStarted: new Counter({
@@ -127,6 +130,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     countGrantsWith(count) {
       countGrants = count;
+    },
+    pollsWaiting: new Gauge({
+      name: 'wst_polls_waiting',
+      help: 'Token polls held open on this replica (wait parameter) until their handoff changes.',
+      registers,
+      collect() {
+        if (countWaitingPolls) this.set(countWaitingPolls());
+      },
+    }),
+    countWaitingPollsWith(count) {
+      countWaitingPolls = count;
     },
   };
 }

@@ -106,6 +106,7 @@ export async function buildService(
     );
   }
   const waiters = new HandoffWaiters(flow);
+  metrics.countWaitingPollsWith(() => waiters.size);
   const app = createApp({ ...flow, waiters, sandbox, cliDownload: overrides.cliDownload });
   return {
     config,
