@@ -21,16 +21,31 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+export interface CliErrorOptions {
+  showUsage?: boolean;
+  transient?: boolean;
+  retryAfterSeconds?: number;
+}
+
 export class CliError extends Error {
   override name = 'CliError';
   readonly exitCode: ExitCode;
   /** Print the usage text after the message (argument errors only). */
   readonly showUsage: boolean;
+  /**
+   * The same request may succeed if sent again: the network failed, or the server answered
+   * 429 or 5xx. Loops that retry look at this flag, never at the message.
+   */
+  readonly transient: boolean;
+  /** The server's Retry-After, in seconds, when it sent one. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(exitCode: ExitCode, message: string, opts: { showUsage?: boolean } = {}) {
+  constructor(exitCode: ExitCode, message: string, opts: CliErrorOptions = {}) {
     super(message);
     this.exitCode = exitCode;
     this.showUsage = opts.showUsage ?? false;
+    this.transient = opts.transient ?? false;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from '@jest/globals';
 import {
   type Command,
-  HELP,
   type LoginOptions,
   type RefreshOptions,
   parseCommandLine,
@@ -10,6 +9,7 @@ import {
   splitScopes,
 } from '../../src/cli/args';
 import { CliError } from '../../src/cli/errors';
+import { HELP } from '../../src/cli/help';
 
 const SERVER = 'https://tokens.example.com';
 

@@ -5,16 +5,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from '@jest/globals';
 import {
-  type Clock,
   type DeviceAuthorization,
-  type ServerMetadata,
   DEVICE_CODE_GRANT,
   MAX_TRANSIENT_FAILURES,
-  discover,
   pollForTokens,
-  refreshTokens,
   startDeviceAuthorization,
 } from '../../src/cli/device';
+import { type ServerMetadata, discover } from '../../src/cli/discovery';
+import type { Clock } from '../../src/cli/http';
+import { refreshTokens } from '../../src/cli/tokens';
 import { CliError, Interrupted } from '../../src/cli/errors';
 
 const BASE = 'https://tokens.example.com';

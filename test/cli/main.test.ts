@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, jest, test } from '@jest/globals';
-import type { Clock } from '../../src/cli/device';
+import type { Clock } from '../../src/cli/http';
 import { Interrupted } from '../../src/cli/errors';
 import { type CliIO, run } from '../../src/cli/main';
 import { WaitStatus, clockDuration, wordsDuration } from '../../src/cli/status';
