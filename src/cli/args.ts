@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
+import { OIDC_ENV, type OidcProvider, parseOidcProvider } from './oidc';
 
 export const FORMATS = ['json', 'env', 'token'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -21,12 +22,30 @@ export interface CommonOptions {
   quiet: boolean;
 }
 
+/** Workload identity: where the CI job's OIDC ID token comes from, and for which audience. */
+export interface OidcOptions {
+  provider: OidcProvider;
+  /** The audience to ask for (GitHub) or expect (GitLab); default: the server URL. */
+  audience: string;
+  /** GitLab: the `id_tokens:` variable to read; undefined means the default. */
+  idTokenVariable: string | undefined;
+}
+
 export interface LoginOptions extends CommonOptions {
   /** Requested scopes; empty is right only for a server in static mode (it grants its list). */
   scopes: string[];
   /** Give up waiting for approval after this many seconds (exit 4). */
   timeoutSeconds: number | undefined;
   qr: boolean;
+  /** With --oidc: the request carries the job's ID token, and approving binds the grant to it. */
+  oidc: OidcOptions | undefined;
+}
+
+/** `token`: an RFC 8693 exchange of the job's ID token for the bound grant's access token. */
+export interface ExchangeOptions extends CommonOptions {
+  /** Narrow the token to these scopes; empty means the grant's. */
+  scopes: string[];
+  oidc: OidcOptions;
 }
 
 export interface RefreshOptions extends CommonOptions {
@@ -38,12 +57,14 @@ export type Command =
   | { kind: 'help'; topic: HelpTopic }
   | { kind: 'version' }
   | { kind: 'login'; options: LoginOptions }
+  | { kind: 'token'; options: ExchangeOptions }
   | { kind: 'refresh'; options: RefreshOptions }
   /** RFC 7009: the refresh token is read like refresh reads it; format and output unused. */
   | { kind: 'revoke'; options: RefreshOptions };
 
-export type HelpTopic = 'main' | 'login' | 'refresh' | 'revoke';
-const COMMANDS = ['login', 'refresh', 'revoke'] as const;
+const COMMANDS = ['login', 'token', 'refresh', 'revoke'] as const;
+type CommandName = (typeof COMMANDS)[number];
+export type HelpTopic = 'main' | CommandName;
 
 /** Every setting that can come from the environment, and the flag it stands in for. */
 export const ENV = {
@@ -57,6 +78,9 @@ export const ENV = {
   noQr: 'WEBEX_TOKEN_NO_QR',
   quiet: 'WEBEX_TOKEN_QUIET',
   refreshToken: 'WEBEX_REFRESH_TOKEN',
+  oidc: 'WEBEX_TOKEN_OIDC',
+  audience: OIDC_ENV.audience,
+  idTokenVariable: OIDC_ENV.idTokenVariable,
 } as const;
 
 export const DEFAULT_CLIENT_ID = 'cli';
@@ -74,6 +98,9 @@ const OPTIONS = {
   'no-qr': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   'refresh-token': { type: 'string' },
+  oidc: { type: 'string' },
+  audience: { type: 'string' },
+  'id-token-variable': { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -87,8 +114,10 @@ const COMMON: readonly OptionName[] = [
   'output',
   'quiet',
 ];
-const ALLOWED: Record<(typeof COMMANDS)[number], readonly OptionName[]> = {
-  login: [...COMMON, 'scope', 'timeout', 'no-qr'],
+const OIDC: readonly OptionName[] = ['oidc', 'audience', 'id-token-variable'];
+const ALLOWED: Record<CommandName, readonly OptionName[]> = {
+  login: [...COMMON, 'scope', 'timeout', 'no-qr', ...OIDC],
+  token: [...COMMON, 'scope', ...OIDC],
   refresh: [...COMMON, 'refresh-token'],
   revoke: ['help', 'server', 'client-id', 'client-secret', 'quiet', 'refresh-token'],
 };
@@ -208,15 +237,16 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     if (values.help === true || command === 'help') return { kind: 'help', topic: 'main' };
     throw new UsageError('no command given');
   }
-  if (command !== 'login' && command !== 'refresh' && command !== 'revoke') {
+  if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command "${command}"`);
   }
-  if (values.help === true) return { kind: 'help', topic: command };
+  const name = command as CommandName;
+  if (values.help === true) return { kind: 'help', topic: name };
   if (extra.length > 0) {
     throw new UsageError(`unexpected argument "${extra[0]}"`);
   }
   for (const key of Object.keys(values) as OptionName[]) {
-    if (!ALLOWED[command].includes(key)) {
+    if (!ALLOWED[name].includes(key)) {
       throw new UsageError(`--${key} is not an option of "${command}"`);
     }
   }
@@ -245,16 +275,25 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     quiet: values.quiet === true || envFlag(env, ENV.quiet),
   };
 
-  if (command === 'refresh' || command === 'revoke') {
+  if (name === 'refresh' || name === 'revoke') {
     const flag = nonEmpty(values['refresh-token']);
     const refreshToken = flag === '-' ? undefined : (flag ?? nonEmpty(env[ENV.refreshToken]));
-    return { kind: command, options: { ...common, refreshToken } };
+    return { kind: name, options: { ...common, refreshToken } };
   }
 
   const scopeValues = values.scope ?? [];
   const scopes = splitScopes(
     scopeValues.length > 0 ? scopeValues : [nonEmpty(env[ENV.scope]) ?? ''],
   );
+  const oidc = parseOidc(values, env, server);
+  if (name === 'token') {
+    if (oidc === undefined) {
+      throw new UsageError(
+        `token needs --oidc github|gitlab (or ${ENV.oidc}): it trades this CI job's ID token for a token`,
+      );
+    }
+    return { kind: 'token', options: { ...common, scopes, oidc } };
+  }
   const timeoutRaw = nonEmpty(values.timeout) ?? nonEmpty(env[ENV.timeout]);
   const timeoutSeconds =
     timeoutRaw === undefined
@@ -262,5 +301,27 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       : parseTimeout(timeoutRaw, values.timeout !== undefined ? '--timeout' : ENV.timeout);
   const qr = !(values['no-qr'] === true || envFlag(env, ENV.noQr));
 
-  return { kind: 'login', options: { ...common, scopes, timeoutSeconds, qr } };
+  return { kind: 'login', options: { ...common, scopes, timeoutSeconds, qr, oidc } };
+}
+
+/** --oidc and what goes with it; --audience or --id-token-variable alone is a mistake. */
+function parseOidc(
+  values: { oidc?: string; audience?: string; 'id-token-variable'?: string },
+  env: Env,
+  server: string,
+): OidcOptions | undefined {
+  const raw = nonEmpty(values.oidc) ?? nonEmpty(env[ENV.oidc]);
+  if (raw === undefined) {
+    const stray = values.audience !== undefined ? '--audience' : '--id-token-variable';
+    if (values.audience !== undefined || values['id-token-variable'] !== undefined) {
+      throw new UsageError(`${stray} goes with --oidc github|gitlab`);
+    }
+    return undefined;
+  }
+  const audience = nonEmpty(values.audience) ?? nonEmpty(env[ENV.audience]) ?? server;
+  return {
+    provider: parseOidcProvider(raw.trim().toLowerCase()),
+    audience,
+    idTokenVariable: nonEmpty(values['id-token-variable']) ?? nonEmpty(env[ENV.idTokenVariable]),
+  };
 }

@@ -1,11 +1,13 @@
 /**
  * What every command runs with (the CLI's handles, its HTTP dependencies, a stderr printer)
- * and the steps they share: connecting to the service, writing the tokens.
+ * and the steps they share: connecting to the service, reading the CI job's ID token, writing
+ * the tokens.
  */
-import type { Env, Format } from './args';
+import type { Env, Format, OidcOptions } from './args';
 import { type ServerMetadata, discover } from './discovery';
 import { CliError, EXIT } from './errors';
 import type { Clock, Deps } from './http';
+import { fetchIdToken } from './oidc';
 import { type TokenResponse, formatTokens, writeSecretFile } from './output';
 
 export interface CliIO {
@@ -80,4 +82,16 @@ export async function emit(
       `webex-token: ${verb}: tokens written to ${toFile ? `${options.output} (mode 0600)` : 'stdout'}${until}`,
     );
   }
+}
+
+/** The CI job's ID token for the audience the service expects. */
+export function jobIdToken(oidc: OidcOptions, ctx: Ctx): Promise<string> {
+  return fetchIdToken({
+    provider: oidc.provider,
+    audience: oidc.audience,
+    idTokenVariable: oidc.idTokenVariable,
+    env: ctx.io.env,
+    fetch: ctx.deps.fetch,
+    signal: ctx.deps.signal,
+  });
 }

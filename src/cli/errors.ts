@@ -9,7 +9,10 @@ export const EXIT = {
   usage: 2,
   /** The admin declined, or the server refused the handoff (e.g. org not allowed). */
   denied: 3,
-  /** The code expired, `--timeout` passed, or the refresh token is no longer valid. */
+  /**
+   * The code expired, `--timeout` passed, the refresh token is no longer valid, or (token
+   * exchange) no grant is bound to this CI job: run `login --oidc` first.
+   */
   expired: 4,
   /** Server unreachable, not a webex-scoped-tokens server, or it answered something unusable. */
   server: 5,

@@ -5,13 +5,13 @@
 import type { HelpTopic } from './args';
 
 export const USAGE = `Usage:
-  webex-token login   --server URL [--scope "a b"] [options]
+  webex-token login   --server URL [--scope "a b"] [--oidc github|gitlab] [options]
+  webex-token token   --server URL --oidc github|gitlab [--scope "a b"] [options]
   webex-token refresh --server URL [--refresh-token TOKEN] [options]
   webex-token revoke  --server URL [--refresh-token TOKEN] [options]
   webex-token --help | --version
 
-Run "webex-token login --help", "webex-token refresh --help" or "webex-token revoke --help"
-for the options.`;
+Run "webex-token COMMAND --help" (login, token, refresh, revoke) for the options.`;
 
 const COMMON_HELP = `  -s, --server URL          the webex-scoped-tokens service            WEBEX_TOKEN_SERVER
       --client-id ID        device-flow client id (default: cli)       WEBEX_TOKEN_CLIENT_ID
@@ -21,6 +21,13 @@ const COMMON_HELP = `  -s, --server URL          the webex-scoped-tokens service
                             instead of stdout
   -q, --quiet               less chatter on stderr                     WEBEX_TOKEN_QUIET
   -h, --help                this help`;
+
+const OIDC_HELP = `      --oidc PROVIDER       github | gitlab: the CI job's OIDC ID token
+                            proves which repository and branch it is   WEBEX_TOKEN_OIDC
+      --audience AUD        the ID token's audience (default: the
+                            server URL, the service's default)         WEBEX_TOKEN_AUDIENCE
+      --id-token-variable V GitLab: the id_tokens variable holding the
+                            ID token (default: WEBEX_TOKEN_ID_TOKEN)   WEBEX_TOKEN_ID_TOKEN_VARIABLE`;
 
 const EXIT_HELP = `Exit codes: 0 ok, 2 usage or configuration, 3 denied, 4 expired or timed out,
 5 server or network error, 130 interrupted (Ctrl-C), 143 stopped (SIGTERM).
@@ -35,6 +42,8 @@ ${USAGE.split('\n\nRun')[0]}
 
 Commands:
   login     ask for tokens; prints a URL and a code for an admin to approve
+  token     CI jobs (workload identity): trade the job's OIDC ID token for an access
+            token, after an admin approved "login --oidc" for this job once
   refresh   trade a refresh token for fresh tokens (no client secret needed)
   revoke    revoke a refresh token: nobody can refresh with it (or its successors) again
 
@@ -59,11 +68,39 @@ ${COMMON_HELP}
                             also 90s, 10m, 1h (default: until the
                             code expires)                              WEBEX_TOKEN_TIMEOUT
       --no-qr               never draw the QR code                     WEBEX_TOKEN_NO_QR=1
+${OIDC_HELP}
+                            With --oidc the request carries the ID token:
+                            the admin sees the verified repository and
+                            branch, and approving binds the grant to
+                            them, for "webex-token token" to use.
 
 Example:
   eval "$(webex-token login -s https://tokens.example.com --scope spark:people_read --format env)"
 
 ${EXIT_HELP}
+`,
+  token: `Usage: webex-token token --server URL --oidc github|gitlab [options]
+
+Workload identity (RFC 8693 token exchange): trades this CI job's OIDC ID token for the
+Webex access token of the grant an admin bound to the job with "webex-token login --oidc".
+No admin, no stored secret. The ID token comes from the job itself: on GitHub Actions from
+ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN (needs "permissions: id-token: write"), on GitLab CI
+from the id_tokens variable. No refresh token is issued: run it again for a fresh token.
+
+Options:                                                               env
+${COMMON_HELP}
+${OIDC_HELP}
+      --scope "a b"         narrow the token to these of the grant's
+                            scopes (default: all of them)              WEBEX_TOKEN_SCOPE
+
+Example (a GitHub Actions job: the exchange, or on its first run an approval):
+  webex-token token -s URL --oidc github -o t.json || { rc=$?; [ "$rc" -eq 4 ] || exit "$rc"
+    webex-token login -s URL --oidc github --scope spark:people_read -o t.json; }
+
+Exit codes: 0 ok, 2 usage or configuration (no ID token in this job, an audience or scope
+the service refuses), 4 no grant is bound to this job (or its ID token was refused): run
+"webex-token login --oidc" once and have an admin approve it, 5 server or network error
+(retried with a fresh ID token on GitHub), 130 interrupted, 143 stopped (SIGTERM).
 `,
   refresh: `Usage: webex-token refresh --server URL [--refresh-token TOKEN] [options]
 

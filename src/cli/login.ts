@@ -4,12 +4,13 @@
  */
 import qrcode from 'qrcode-terminal';
 import type { LoginOptions } from './args';
-import { type Ctx, connect, emit } from './context';
+import { type Ctx, connect, emit, jobIdToken } from './context';
 import { cancelDeviceAuthorization, pollForTokens, startDeviceAuthorization } from './device';
 import { CliError, EXIT, Interrupted, UsageError } from './errors';
 import { clean } from './http';
 import { type TokenResponse, checkOutputWritable } from './output';
 import { WaitStatus, wordsDuration } from './status';
+import { subjectTokenParams } from './tokens';
 
 function renderQr(text: string): string {
   let out = '';
@@ -39,7 +40,15 @@ export async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
       { showUsage: false },
     );
   }
-  const auth = await startDeviceAuthorization(meta, options, options.scopes, deps);
+  // With --oidc the ID token is read only now, after every check that could stop the run.
+  const idToken = options.oidc !== undefined ? await jobIdToken(options.oidc, ctx) : undefined;
+  const auth = await startDeviceAuthorization(
+    meta,
+    options,
+    options.scopes,
+    deps,
+    idToken !== undefined ? subjectTokenParams(idToken) : {},
+  );
   const deadline =
     options.timeoutSeconds !== undefined
       ? deps.clock.now() + options.timeoutSeconds * 1000
@@ -58,6 +67,11 @@ export async function login(options: LoginOptions, ctx: Ctx): Promise<number> {
     const lines = [
       '',
       `A Webex admin must approve this request (client ${options.clientId}, scopes: ${scopes}).`,
+      ...(options.oidc !== undefined
+        ? [
+            `It carries this job's ${options.oidc.provider === 'github' ? 'GitHub' : 'GitLab'} ID token: the admin sees the verified repository and branch, and approving binds the grant to this job for "webex-token token --oidc ${options.oidc.provider}".`,
+          ]
+        : []),
       '',
       `  Open:  ${auth.verificationUri}`,
       `  Code:  ${auth.userCode}`,

@@ -13,6 +13,7 @@ import { HELP, USAGE } from './help';
 import type { CliIO, Ctx } from './context';
 import { CliError, EXIT, Interrupted } from './errors';
 import { realClock } from './http';
+import { exchange } from './exchange';
 import { login } from './login';
 import { refresh, revoke } from './refresh';
 import { cliUserAgent } from './user-agent';
@@ -54,6 +55,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         return EXIT.ok;
       case 'login':
         return await login(command.options, ctx);
+      case 'token':
+        return await exchange(command.options, ctx);
       case 'refresh':
         return await refresh(command.options, ctx);
       case 'revoke':

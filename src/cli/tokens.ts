@@ -1,11 +1,12 @@
 /**
  * Calls on a grant the service keeps: RFC 6749 §6 refresh (the service adds the Webex client
- * secret) and RFC 7009 revocation of a refresh token.
+ * secret), RFC 7009 revocation of a refresh token, and RFC 8693 exchange of a CI job's ID token
+ * (workload identity).
  */
 import { type ClientCredentials, tokensFrom } from './device';
 import type { ServerMetadata } from './discovery';
 import { CliError, EXIT } from './errors';
-import { type Deps, postForm } from './http';
+import { type Deps, clean, postForm } from './http';
 import { errorFromAnswer } from './oauth-error';
 import type { TokenResponse } from './output';
 
@@ -58,4 +59,49 @@ export async function refreshTokens(
   );
   if (answer.status === 200) return tokensFrom(answer.text, deps);
   throw errorFromAnswer(answer, { operation: 'refresh', clientId: client.clientId });
+}
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** The parameters that carry a CI job's ID token (device authorization and exchange alike). */
+export function subjectTokenParams(idToken: string): Record<string, string> {
+  return { subject_token: idToken, subject_token_type: JWT_TOKEN_TYPE };
+}
+
+/**
+ * RFC 8693 token exchange at the token endpoint: the job's ID token for the access token of
+ * the grant bound to that job. `scopes` narrows the token; empty asks for the grant's.
+ */
+export async function exchangeIdToken(
+  meta: ServerMetadata,
+  idToken: string,
+  scopes: readonly string[],
+  client: ClientCredentials,
+  deps: Deps,
+): Promise<{ tokens: TokenResponse; receivedAt: number }> {
+  const answer = await postForm(
+    meta.tokenEndpoint,
+    {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      ...subjectTokenParams(idToken),
+      scope: scopes.length > 0 ? scopes.join(' ') : undefined,
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+    },
+    deps,
+  );
+  if (answer.status !== 200) {
+    throw errorFromAnswer(answer, { operation: 'token exchange', clientId: client.clientId });
+  }
+  const result = tokensFrom(answer.text, deps);
+  const issued = result.tokens.issued_token_type;
+  if (issued !== undefined && issued !== ACCESS_TOKEN_TYPE) {
+    throw new CliError(
+      EXIT.server,
+      `the server exchanged the ID token for a ${typeof issued === 'string' ? clean(issued, 80) : 'non-string'} token type, not an access token`,
+    );
+  }
+  return result;
 }
