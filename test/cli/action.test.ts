@@ -253,27 +253,7 @@ describe('the GitHub Action script with the real one-file CLI', () => {
 
   beforeAll(async () => {
     cliFile = await bundleCli();
-    const sha = crypto.createHash('sha256').update(cliFile).digest('hex');
-    service.extra = (req, res) => {
-      if (req.url === '/cli/webex-token.js') {
-        res.writeHead(200, { 'content-type': 'application/javascript' }).end(cliFile);
-        return true;
-      }
-      if (req.url === '/.well-known/oauth-authorization-server') {
-        // The contract server's metadata plus the checksum the Action checks.
-        const meta = {
-          issuer: service.base,
-          device_authorization_endpoint: `${service.base}/oauth2/device_authorization`,
-          token_endpoint: `${service.base}/oauth2/token`,
-          revocation_endpoint: `${service.base}/oauth2/revoke`,
-          scopes_supported: GRANT_SCOPES,
-          webex_scoped_tokens: { scopes_mode: 'dynamic', cli_sha256: sha },
-        };
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(meta));
-        return true;
-      }
-      return false;
-    };
+    service.serveCli(cliFile);
     await service.start();
   });
 

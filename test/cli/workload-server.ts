@@ -6,7 +6,7 @@
  * endpoint answers the RFC 8693 exchange for a bound `sub` and invalid_grant otherwise. Each
  * `jti` is accepted once. Signatures are not checked: that is the service's own test suite.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -83,8 +83,19 @@ export class WorkloadServer {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
 
-  /** Extra routes (the Action's test serves the one-file CLI here). */
+  /** Extra routes, tried first. */
   extra: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
+  private cliSha256: string | undefined;
+
+  /** Serves `file` as /cli/webex-token.js, with its SHA-256 in the metadata (the CI scripts check it). */
+  serveCli(file: Buffer): void {
+    this.cliSha256 = createHash('sha256').update(file).digest('hex');
+    this.extra = (req, res) => {
+      if (req.url !== '/cli/webex-token.js') return false;
+      res.writeHead(200, { 'content-type': 'application/javascript' }).end(file);
+      return true;
+    };
+  }
 
   private handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.base);
@@ -110,7 +121,11 @@ export class WorkloadServer {
           TOKEN_EXCHANGE,
         ],
         scopes_supported: GRANT_SCOPES,
-        webex_scoped_tokens: { version: 'test', scopes_mode: 'dynamic' },
+        webex_scoped_tokens: {
+          version: 'test',
+          scopes_mode: 'dynamic',
+          cli_sha256: this.cliSha256,
+        },
       });
     }
     if (url.pathname === '/_github/idtoken') {
