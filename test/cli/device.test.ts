@@ -12,24 +12,12 @@ import {
   startDeviceAuthorization,
 } from '../../src/cli/device';
 import { type ServerMetadata, discover } from '../../src/cli/discovery';
-import type { Clock } from '../../src/cli/http';
 import { type Operation, errorFromAnswer } from '../../src/cli/oauth-error';
 import { refreshTokens } from '../../src/cli/tokens';
 import { CliError, Interrupted } from '../../src/cli/errors';
+import { FakeClock } from './fake-clock';
 
 const BASE = 'https://tokens.example.com';
-
-class FakeClock implements Clock {
-  t = Date.parse('2030-01-01T00:00:00Z');
-  now(): number {
-    return this.t;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw new Interrupted();
-    this.t += Math.max(0, ms);
-    if (signal?.aborted) throw new Interrupted();
-  }
-}
 
 interface Call {
   url: string;

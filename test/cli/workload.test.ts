@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, beforeEach, describe, test } from '@jest/globals';
-import { Interrupted } from '../../src/cli/errors';
-import type { Clock } from '../../src/cli/http';
 import { type CliIO, run } from '../../src/cli/main';
 import {
   ACCESS_TOKEN_TYPE,
@@ -15,19 +13,7 @@ import {
   TOKEN_EXCHANGE,
   WorkloadServer,
 } from './workload-server';
-
-class FakeClock implements Clock {
-  t = Date.parse('2030-01-01T00:00:00Z');
-  readonly slept: number[] = [];
-  now(): number {
-    return this.t;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw new Interrupted();
-    this.slept.push(ms);
-    this.t += ms;
-  }
-}
+import { FakeClock } from './fake-clock';
 
 const server = new WorkloadServer();
 
