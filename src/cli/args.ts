@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
+import { OIDC_ENV, type OidcProvider, parseOidcProvider } from './oidc';
 
 export const FORMATS = ['json', 'env', 'token'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -21,12 +22,30 @@ export interface CommonOptions {
   quiet: boolean;
 }
 
+/** Workload identity: where the CI job's OIDC ID token comes from, and for which audience. */
+export interface OidcOptions {
+  provider: OidcProvider;
+  /** The audience to ask for (GitHub) or expect (GitLab); default: the server URL. */
+  audience: string;
+  /** GitLab: the `id_tokens:` variable to read; undefined means the default. */
+  idTokenVariable: string | undefined;
+}
+
 export interface LoginOptions extends CommonOptions {
   /** Requested scopes; empty is right only for a server in static mode (it grants its list). */
   scopes: string[];
   /** Give up waiting for approval after this many seconds (exit 4). */
   timeoutSeconds: number | undefined;
   qr: boolean;
+  /** With --oidc: the request carries the job's ID token, and approving binds the grant to it. */
+  oidc: OidcOptions | undefined;
+}
+
+/** `token`: an RFC 8693 exchange of the job's ID token for the bound grant's access token. */
+export interface ExchangeOptions extends CommonOptions {
+  /** Narrow the token to these scopes; empty means the grant's. */
+  scopes: string[];
+  oidc: OidcOptions;
 }
 
 export interface RefreshOptions extends CommonOptions {
@@ -38,12 +57,14 @@ export type Command =
   | { kind: 'help'; topic: HelpTopic }
   | { kind: 'version' }
   | { kind: 'login'; options: LoginOptions }
+  | { kind: 'token'; options: ExchangeOptions }
   | { kind: 'refresh'; options: RefreshOptions }
   /** RFC 7009: the refresh token is read like refresh reads it; format and output unused. */
   | { kind: 'revoke'; options: RefreshOptions };
 
-export type HelpTopic = 'main' | 'login' | 'refresh' | 'revoke';
-const COMMANDS = ['login', 'refresh', 'revoke'] as const;
+const COMMANDS = ['login', 'token', 'refresh', 'revoke'] as const;
+type CommandName = (typeof COMMANDS)[number];
+export type HelpTopic = 'main' | CommandName;
 
 /** Every setting that can come from the environment, and the flag it stands in for. */
 export const ENV = {
@@ -57,6 +78,9 @@ export const ENV = {
   noQr: 'WEBEX_TOKEN_NO_QR',
   quiet: 'WEBEX_TOKEN_QUIET',
   refreshToken: 'WEBEX_REFRESH_TOKEN',
+  oidc: 'WEBEX_TOKEN_OIDC',
+  audience: OIDC_ENV.audience,
+  idTokenVariable: OIDC_ENV.idTokenVariable,
 } as const;
 
 export const DEFAULT_CLIENT_ID = 'cli';
@@ -74,6 +98,9 @@ const OPTIONS = {
   'no-qr': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   'refresh-token': { type: 'string' },
+  oidc: { type: 'string' },
+  audience: { type: 'string' },
+  'id-token-variable': { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -87,113 +114,12 @@ const COMMON: readonly OptionName[] = [
   'output',
   'quiet',
 ];
-const ALLOWED: Record<(typeof COMMANDS)[number], readonly OptionName[]> = {
-  login: [...COMMON, 'scope', 'timeout', 'no-qr'],
+const OIDC: readonly OptionName[] = ['oidc', 'audience', 'id-token-variable'];
+const ALLOWED: Record<CommandName, readonly OptionName[]> = {
+  login: [...COMMON, 'scope', 'timeout', 'no-qr', ...OIDC],
+  token: [...COMMON, 'scope', ...OIDC],
   refresh: [...COMMON, 'refresh-token'],
   revoke: ['help', 'server', 'client-id', 'client-secret', 'quiet', 'refresh-token'],
-};
-
-export const USAGE = `Usage:
-  webex-token login   --server URL [--scope "a b"] [options]
-  webex-token refresh --server URL [--refresh-token TOKEN] [options]
-  webex-token revoke  --server URL [--refresh-token TOKEN] [options]
-  webex-token --help | --version
-
-Run "webex-token login --help", "webex-token refresh --help" or "webex-token revoke --help"
-for the options.`;
-
-const COMMON_HELP = `  -s, --server URL          the webex-scoped-tokens service            WEBEX_TOKEN_SERVER
-      --client-id ID        device-flow client id (default: cli)       WEBEX_TOKEN_CLIENT_ID
-      --client-secret S     secret of a confidential client            WEBEX_TOKEN_CLIENT_SECRET
-  -f, --format F            json | env | token (default: json)         WEBEX_TOKEN_FORMAT
-  -o, --output FILE         write tokens to FILE (mode 0600, replaced) WEBEX_TOKEN_OUTPUT
-                            instead of stdout
-  -q, --quiet               less chatter on stderr                     WEBEX_TOKEN_QUIET
-  -h, --help                this help`;
-
-const EXIT_HELP = `Exit codes: 0 ok, 2 usage or configuration, 3 denied, 4 expired or timed out,
-5 server or network error, 130 interrupted (Ctrl-C), 143 stopped (SIGTERM).
-When it stops waiting (--timeout, Ctrl-C, SIGTERM) it cancels its request on the server,
-so the code can no longer be approved.`;
-
-export const HELP: Record<HelpTopic, string> = {
-  main: `webex-token: get Webex tokens from a webex-scoped-tokens service, without a browser
-on this machine. A Webex admin approves the request elsewhere; the tokens arrive here.
-
-${USAGE.split('\n\nRun')[0]}
-
-Commands:
-  login     ask for tokens; prints a URL and a code for an admin to approve
-  refresh   trade a refresh token for fresh tokens (no client secret needed)
-  revoke    revoke a refresh token: nobody can refresh with it (or its successors) again
-
-Only the tokens go to stdout; everything else goes to stderr.
-${EXIT_HELP}
-`,
-  login: `Usage: webex-token login --server URL [options]
-
-Starts an OAuth device authorization on the server, shows a Webex admin where to approve
-it (URL, code, QR code on a terminal), waits, and prints the tokens.
-
-Options:                                                               env
-${COMMON_HELP}
-      --scope "a b"         scopes to ask for, space- or comma-separated;
-                            repeatable                                 WEBEX_TOKEN_SCOPE
-                            Default: none. A server in dynamic mode
-                            (the usual) needs at least one and issues
-                            exactly those; one in static mode grants
-                            its fixed scopes, so --scope can be left
-                            out. The server's home page lists them.
-      --timeout SECONDS     stop waiting after this long (exit 4);
-                            also 90s, 10m, 1h (default: until the
-                            code expires)                              WEBEX_TOKEN_TIMEOUT
-      --no-qr               never draw the QR code                     WEBEX_TOKEN_NO_QR=1
-
-Example:
-  eval "$(webex-token login -s https://tokens.example.com --scope spark:people_read --format env)"
-
-${EXIT_HELP}
-`,
-  refresh: `Usage: webex-token refresh --server URL [--refresh-token TOKEN] [options]
-
-Trades a refresh token for a fresh access token through the service. The refresh token
-comes from --refresh-token, else WEBEX_REFRESH_TOKEN, else stdin (a bare token, or the
-json or env output of an earlier login/refresh). "--refresh-token -" forces stdin.
-
-The service may rotate refresh tokens: each refresh then answers a new one and the one used
-stops working (presenting it again revokes the tokens). Keep the new one: use --format json
-or env, with --output FILE to replace the old file.
-
-Options:                                                               env
-${COMMON_HELP}
-      --refresh-token T     the refresh token ("-" reads stdin)        WEBEX_REFRESH_TOKEN
-
-Example:
-  webex-token refresh -s https://tokens.example.com < tokens.json --output tokens.json
-
-${EXIT_HELP}
-`,
-  revoke: `Usage: webex-token revoke --server URL [--refresh-token TOKEN] [options]
-
-Revokes a refresh token at the service (RFC 7009): the service stops refreshing it, and the
-tokens approved with it, for good. The refresh token is read as "refresh" reads it (flag,
-WEBEX_REFRESH_TOKEN, or stdin). An access token already handed out stays valid at Webex until
-it expires.
-
-Options:                                                               env
-  -s, --server URL          the webex-scoped-tokens service            WEBEX_TOKEN_SERVER
-      --client-id ID        device-flow client id (default: cli)       WEBEX_TOKEN_CLIENT_ID
-      --client-secret S     secret of a confidential client            WEBEX_TOKEN_CLIENT_SECRET
-      --refresh-token T     the refresh token ("-" reads stdin)        WEBEX_REFRESH_TOKEN
-  -q, --quiet               less chatter on stderr                     WEBEX_TOKEN_QUIET
-  -h, --help                this help
-
-Example:
-  webex-token revoke -s https://tokens.example.com < tokens.json
-
-Exit codes: 0 revoked (or already unknown to the server), 2 usage or configuration,
-5 server or network error.
-`,
 };
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -311,15 +237,16 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     if (values.help === true || command === 'help') return { kind: 'help', topic: 'main' };
     throw new UsageError('no command given');
   }
-  if (command !== 'login' && command !== 'refresh' && command !== 'revoke') {
+  if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command "${command}"`);
   }
-  if (values.help === true) return { kind: 'help', topic: command };
+  const name = command as CommandName;
+  if (values.help === true) return { kind: 'help', topic: name };
   if (extra.length > 0) {
     throw new UsageError(`unexpected argument "${extra[0]}"`);
   }
   for (const key of Object.keys(values) as OptionName[]) {
-    if (!ALLOWED[command].includes(key)) {
+    if (!ALLOWED[name].includes(key)) {
       throw new UsageError(`--${key} is not an option of "${command}"`);
     }
   }
@@ -348,16 +275,25 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     quiet: values.quiet === true || envFlag(env, ENV.quiet),
   };
 
-  if (command === 'refresh' || command === 'revoke') {
+  if (name === 'refresh' || name === 'revoke') {
     const flag = nonEmpty(values['refresh-token']);
     const refreshToken = flag === '-' ? undefined : (flag ?? nonEmpty(env[ENV.refreshToken]));
-    return { kind: command, options: { ...common, refreshToken } };
+    return { kind: name, options: { ...common, refreshToken } };
   }
 
   const scopeValues = values.scope ?? [];
   const scopes = splitScopes(
     scopeValues.length > 0 ? scopeValues : [nonEmpty(env[ENV.scope]) ?? ''],
   );
+  const oidc = parseOidc(values, env, server);
+  if (name === 'token') {
+    if (oidc === undefined) {
+      throw new UsageError(
+        `token needs --oidc github|gitlab (or ${ENV.oidc}): it trades this CI job's ID token for a token`,
+      );
+    }
+    return { kind: 'token', options: { ...common, scopes, oidc } };
+  }
   const timeoutRaw = nonEmpty(values.timeout) ?? nonEmpty(env[ENV.timeout]);
   const timeoutSeconds =
     timeoutRaw === undefined
@@ -365,5 +301,27 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       : parseTimeout(timeoutRaw, values.timeout !== undefined ? '--timeout' : ENV.timeout);
   const qr = !(values['no-qr'] === true || envFlag(env, ENV.noQr));
 
-  return { kind: 'login', options: { ...common, scopes, timeoutSeconds, qr } };
+  return { kind: 'login', options: { ...common, scopes, timeoutSeconds, qr, oidc } };
+}
+
+/** --oidc and what goes with it; --audience or --id-token-variable alone is a mistake. */
+function parseOidc(
+  values: { oidc?: string; audience?: string; 'id-token-variable'?: string },
+  env: Env,
+  server: string,
+): OidcOptions | undefined {
+  const raw = nonEmpty(values.oidc) ?? nonEmpty(env[ENV.oidc]);
+  if (raw === undefined) {
+    const stray = values.audience !== undefined ? '--audience' : '--id-token-variable';
+    if (values.audience !== undefined || values['id-token-variable'] !== undefined) {
+      throw new UsageError(`${stray} goes with --oidc github|gitlab`);
+    }
+    return undefined;
+  }
+  const audience = nonEmpty(values.audience) ?? nonEmpty(env[ENV.audience]) ?? server;
+  return {
+    provider: parseOidcProvider(raw.trim().toLowerCase()),
+    audience,
+    idTokenVariable: nonEmpty(values['id-token-variable']) ?? nonEmpty(env[ENV.idTokenVariable]),
+  };
 }

@@ -9,7 +9,10 @@ export const EXIT = {
   usage: 2,
   /** The admin declined, or the server refused the handoff (e.g. org not allowed). */
   denied: 3,
-  /** The code expired, `--timeout` passed, or the refresh token is no longer valid. */
+  /**
+   * The code expired, `--timeout` passed, the refresh token is no longer valid, or (token
+   * exchange) no grant is bound to this CI job: run `login --oidc` first.
+   */
   expired: 4,
   /** Server unreachable, not a webex-scoped-tokens server, or it answered something unusable. */
   server: 5,
@@ -21,16 +24,31 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+export interface CliErrorOptions {
+  showUsage?: boolean;
+  transient?: boolean;
+  retryAfterSeconds?: number;
+}
+
 export class CliError extends Error {
   override name = 'CliError';
   readonly exitCode: ExitCode;
   /** Print the usage text after the message (argument errors only). */
   readonly showUsage: boolean;
+  /**
+   * The same request may succeed if sent again: the network failed, or the server answered
+   * 429 or 5xx. Loops that retry look at this flag, never at the message.
+   */
+  readonly transient: boolean;
+  /** The server's Retry-After, in seconds, when it sent one. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(exitCode: ExitCode, message: string, opts: { showUsage?: boolean } = {}) {
+  constructor(exitCode: ExitCode, message: string, opts: CliErrorOptions = {}) {
     super(message);
     this.exitCode = exitCode;
     this.showUsage = opts.showUsage ?? false;
+    this.transient = opts.transient ?? false;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * The GitHub Action's script (ci/github/webex-token-action.sh) against a loopback service that
  * serves a stand-in CLI and its SHA-256: download and check, the exchange, the first-run
- * fallback to an approval, masking before anything else, and what reaches later steps.
+ * fallback to an approval, masking before anything else, and what reaches later steps. Then
+ * the same script with the real one-file CLI against a loopback stand-in for the service's
+ * workload-identity contract and GitHub's ID-token endpoint.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,6 +14,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
+import { bundleCli } from '../../src/cli/bundle';
+import {
+  GITHUB_SUB,
+  GRANT_SCOPES,
+  JWT_TYPE,
+  TOKEN_EXCHANGE,
+  WorkloadServer,
+} from './workload-server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'ci', 'github', 'webex-token-action.sh');
@@ -234,5 +244,82 @@ describe('the GitHub Action script', () => {
     assert.equal(f.code, 2);
     assert.match(f.stdout, /format must be env, token or json/);
     assert.equal(downloads, before);
+  });
+});
+
+describe('the GitHub Action script with the real one-file CLI', () => {
+  const service = new WorkloadServer();
+  let cliFile: Buffer;
+
+  beforeAll(async () => {
+    cliFile = await bundleCli();
+    service.serveCli(cliFile);
+    await service.start();
+  });
+
+  afterAll(() => service.stop());
+
+  async function runAction(): Promise<{
+    code: number | null;
+    stdout: string;
+    stderr: string;
+    env: string;
+  }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wst-action-real-'));
+    const files = { output: path.join(dir, 'out'), env: path.join(dir, 'env') };
+    for (const f of Object.values(files)) fs.writeFileSync(f, '');
+    const child = spawn('bash', [SCRIPT], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        RUNNER_TEMP: dir,
+        GITHUB_OUTPUT: files.output,
+        GITHUB_ENV: files.env,
+        INPUT_SERVER: service.base,
+        INPUT_SCOPE: GRANT_SCOPES.join(' '),
+        INPUT_TIMEOUT: '30s',
+        ...service.githubEnv,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const env = fs.readFileSync(files.env, 'utf8');
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { code, stdout, stderr, env };
+  }
+
+  test('auto mode: the first run falls back from exit 4 to login --oidc; the next run only exchanges', async () => {
+    const first = await runAction();
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /token exchange refused \(No grant is bound to this job\.\)/);
+    assert.match(first.stdout, /first run/);
+    assert.match(first.stderr, /It carries this job's GitHub ID token/);
+    assert.deepEqual(
+      service.posts.map((p) => p.params.grant_type ?? p.path),
+      [
+        TOKEN_EXCHANGE,
+        '/oauth2/device_authorization',
+        'urn:ietf:params:oauth:grant-type:device_code',
+      ],
+    );
+    const authorize = service.posts[1];
+    assert.equal(authorize?.params.subject_token_type, JWT_TYPE);
+    assert.ok(service.bound.has(GITHUB_SUB));
+    assert.match(first.env, /^WEBEX_ACCESS_TOKEN=AT-login$/m);
+    assert.match(first.stdout, /^::add-mask::AT-login$/m);
+    assert.match(first.stdout, /^::add-mask::wst_rt_login$/m);
+
+    service.posts.length = 0;
+    const later = await runAction();
+    assert.equal(later.code, 0, later.stderr);
+    assert.deepEqual(
+      service.posts.map((p) => p.params.grant_type),
+      [TOKEN_EXCHANGE],
+    );
+    assert.equal(later.stdout.split('\n')[0], '::add-mask::AT-exchanged');
+    assert.match(later.env, /^WEBEX_ACCESS_TOKEN=AT-exchanged$/m);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from '@jest/globals';
 import {
   type Command,
-  HELP,
+  type ExchangeOptions,
   type LoginOptions,
   type RefreshOptions,
   parseCommandLine,
@@ -10,6 +10,7 @@ import {
   splitScopes,
 } from '../../src/cli/args';
 import { CliError } from '../../src/cli/errors';
+import { HELP } from '../../src/cli/help';
 
 const SERVER = 'https://tokens.example.com';
 
@@ -48,6 +49,7 @@ describe('login arguments', () => {
       scopes: [],
       timeoutSeconds: undefined,
       qr: true,
+      oidc: undefined,
     });
   });
 
@@ -70,6 +72,10 @@ describe('login arguments', () => {
       '5m',
       '--no-qr',
       '-q',
+      '--oidc',
+      'github',
+      '--audience',
+      'https://aud.example.com',
     ]);
     assert.deepEqual(o, {
       server: `${SERVER}/prefix`,
@@ -81,6 +87,7 @@ describe('login arguments', () => {
       scopes: ['spark:people_read', 'spark-admin:people_read', 'spark:kms'],
       timeoutSeconds: 300,
       qr: false,
+      oidc: { provider: 'github', audience: 'https://aud.example.com', idTokenVariable: undefined },
     });
   });
 
@@ -95,6 +102,8 @@ describe('login arguments', () => {
       WEBEX_TOKEN_TIMEOUT: '90',
       WEBEX_TOKEN_NO_QR: 'true',
       WEBEX_TOKEN_QUIET: '1',
+      WEBEX_TOKEN_OIDC: 'GitLab',
+      WEBEX_TOKEN_ID_TOKEN_VARIABLE: 'MY_ID_TOKEN',
     });
     assert.deepEqual(o, {
       server: SERVER,
@@ -106,6 +115,7 @@ describe('login arguments', () => {
       scopes: ['spark:kms', 'spark:people_read'],
       timeoutSeconds: 90,
       qr: false,
+      oidc: { provider: 'gitlab', audience: SERVER, idTokenVariable: 'MY_ID_TOKEN' },
     });
   });
 
@@ -202,6 +212,51 @@ describe('refresh arguments', () => {
   test('login-only env vars are ignored by refresh', () => {
     const o = refresh(['-s', SERVER], { WEBEX_TOKEN_SCOPE: 'a', WEBEX_TOKEN_TIMEOUT: 'nonsense' });
     assert.equal(o.server, SERVER);
+  });
+});
+
+describe('token arguments', () => {
+  const token = (argv: string[], env: Record<string, string> = {}): ExchangeOptions => {
+    const cmd = parseCommandLine(['token', ...argv], env);
+    assert.equal(cmd.kind, 'token');
+    return (cmd as Extract<Command, { kind: 'token' }>).options;
+  };
+
+  test('--oidc is required; the audience defaults to the server URL', () => {
+    assert.deepEqual(token(['-s', `${SERVER}/`, '--oidc', 'github', '--scope', 'a,b']), {
+      server: SERVER,
+      clientId: 'cli',
+      clientSecret: undefined,
+      format: 'json',
+      output: undefined,
+      quiet: false,
+      scopes: ['a', 'b'],
+      oidc: { provider: 'github', audience: SERVER, idTokenVariable: undefined },
+    });
+    usageError(() => token(['-s', SERVER]), /token needs --oidc github\|gitlab/);
+  });
+
+  test('flags win over WEBEX_TOKEN_AUDIENCE and WEBEX_TOKEN_ID_TOKEN_VARIABLE', () => {
+    const env = { WEBEX_TOKEN_AUDIENCE: 'env-aud', WEBEX_TOKEN_ID_TOKEN_VARIABLE: 'ENV_VAR' };
+    assert.deepEqual(token(['-s', SERVER, '--oidc', 'gitlab'], env).oidc, {
+      provider: 'gitlab',
+      audience: 'env-aud',
+      idTokenVariable: 'ENV_VAR',
+    });
+    const flags = ['-s', SERVER, '--oidc', 'gitlab', '--audience', 'a', '--id-token-variable', 'V'];
+    assert.deepEqual(token(flags, env).oidc, {
+      provider: 'gitlab',
+      audience: 'a',
+      idTokenVariable: 'V',
+    });
+  });
+
+  test('login-only options are refused', () => {
+    usageError(
+      () => token(['-s', SERVER, '--oidc', 'github', '--timeout', '5']),
+      /--timeout is not an option of "token"/,
+    );
+    usageError(() => token(['-s', SERVER, '--oidc', 'travis']), /--oidc must be one of/);
   });
 });
 

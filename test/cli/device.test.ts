@@ -5,31 +5,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from '@jest/globals';
 import {
-  type Clock,
   type DeviceAuthorization,
-  type ServerMetadata,
   DEVICE_CODE_GRANT,
   MAX_TRANSIENT_FAILURES,
-  discover,
   pollForTokens,
-  refreshTokens,
   startDeviceAuthorization,
 } from '../../src/cli/device';
+import { type ServerMetadata, discover } from '../../src/cli/discovery';
+import { type Operation, errorFromAnswer } from '../../src/cli/oauth-error';
+import { refreshTokens } from '../../src/cli/tokens';
 import { CliError, Interrupted } from '../../src/cli/errors';
+import { FakeClock } from './fake-clock';
 
 const BASE = 'https://tokens.example.com';
-
-class FakeClock implements Clock {
-  t = Date.parse('2030-01-01T00:00:00Z');
-  now(): number {
-    return this.t;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw new Interrupted();
-    this.t += Math.max(0, ms);
-    if (signal?.aborted) throw new Interrupted();
-  }
-}
 
 interface Call {
   url: string;
@@ -587,5 +575,53 @@ describe('refresh', () => {
       4,
       /^refresh refused: The refresh token expired; run the device flow again\.$/,
     );
+  });
+});
+
+describe('one mapping from an OAuth error answer to a CLI error', () => {
+  const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
+    status,
+    statusText: '',
+    headers: new Headers(headers),
+    text: JSON.stringify(body),
+  });
+  const ctx = (operation: Operation) => ({ operation, clientId: 'cli' });
+
+  test('429 and 5xx are flagged transient with the Retry-After; other refusals are not', () => {
+    const limited = errorFromAnswer(
+      answer(429, { error: 'slow_down' }, { 'retry-after': '7' }),
+      ctx('refresh'),
+    );
+    assert.equal(limited.transient, true);
+    assert.equal(limited.retryAfterSeconds, 7);
+    const down = errorFromAnswer(
+      answer(503, { error: 'temporarily_unavailable' }),
+      ctx('token exchange'),
+    );
+    assert.equal(down.transient, true);
+    assert.equal(down.exitCode, 5);
+    assert.equal(
+      errorFromAnswer(answer(400, { error: 'invalid_request' }), ctx('polling')).transient,
+      false,
+    );
+  });
+
+  test('invalid_grant: what it means depends on the step, with one table for all', () => {
+    const grant = { error: 'invalid_grant', error_description: 'Nope.' };
+    const codes = (['refresh', 'token exchange', 'device authorization', 'polling'] as const).map(
+      (op) => errorFromAnswer(answer(400, grant), ctx(op)).exitCode,
+    );
+    assert.deepEqual(codes, [4, 4, 2, 5]);
+    assert.match(
+      errorFromAnswer(answer(400, grant), ctx('token exchange')).message,
+      /run "webex-token login --oidc"/,
+    );
+  });
+
+  test('invalid_client and invalid_scope mean the same for every step', () => {
+    for (const op of ['device authorization', 'polling', 'refresh', 'token exchange'] as const) {
+      assert.equal(errorFromAnswer(answer(401, { error: 'invalid_client' }), ctx(op)).exitCode, 2);
+      assert.equal(errorFromAnswer(answer(400, { error: 'invalid_scope' }), ctx(op)).exitCode, 2);
+    }
   });
 });

@@ -6,23 +6,11 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, jest, test } from '@jest/globals';
-import type { Clock } from '../../src/cli/device';
-import { Interrupted } from '../../src/cli/errors';
 import { type CliIO, run } from '../../src/cli/main';
 import { WaitStatus, clockDuration, wordsDuration } from '../../src/cli/status';
+import { FakeClock } from './fake-clock';
 
 const BASE = 'https://tokens.example.com';
-
-class FakeClock implements Clock {
-  t = Date.parse('2030-01-01T00:00:00Z');
-  now(): number {
-    return this.t;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw new Interrupted();
-    this.t += ms;
-  }
-}
 
 function fakeServer(pendingPolls = 1): typeof fetch {
   let polls = 0;

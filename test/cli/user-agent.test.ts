@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from '@jest/globals';
-import type { Clock } from '../../src/cli/device';
+import type { Clock } from '../../src/cli/http';
 import { type CliIO, run, version } from '../../src/cli/main';
 import { USER_AGENT_MAX, cliUserAgent } from '../../src/cli/user-agent';
 import { openApproval } from '../helpers/admin';
