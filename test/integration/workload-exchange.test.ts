@@ -13,9 +13,17 @@ import {
   setGrantBinding,
   type WorkloadBinding,
 } from '../../src/flows/grants';
+import { GrantRepository } from '../../src/flows/grants/repository';
 import { authorizationServerMetadata } from '../../src/routes/metadata';
 import { SANDBOX_ORG_UUID } from '../../src/sandbox/sandbox';
-import { CLI, MANY_HANDOFFS, deliveredTokens, events, type Client } from '../helpers/grants';
+import {
+  CLI,
+  MANY_HANDOFFS,
+  deliveredTokens,
+  events,
+  refresh,
+  type Client,
+} from '../helpers/grants';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -112,11 +120,15 @@ function binding(sub: string, width: WorkloadBinding['width'] = 'subject'): Work
 async function boundGrant(
   bind: WorkloadBinding,
   opts: { client?: Client; scope?: string } = {},
-): Promise<{ id: string; accessToken: string }> {
+): Promise<{ id: string; accessToken: string; refreshToken: string }> {
   const tokens = await deliveredTokens(srv.url, opts);
   const id = String((tokens.webex_scoped_tokens as Record<string, unknown>).grant_id);
   assert.ok(await setGrantBinding(srv.flow, id, bind));
-  return { id, accessToken: String(tokens.access_token) };
+  return {
+    id,
+    accessToken: String(tokens.access_token),
+    refreshToken: String(tokens.refresh_token),
+  };
 }
 
 function assertRefused(answer: Answer, error: string, message: RegExp): void {
@@ -127,7 +139,7 @@ function assertRefused(answer: Answer, error: string, message: RegExp): void {
 }
 
 describe('a bound job exchanges its ID token', () => {
-  let grant: { id: string; accessToken: string };
+  let grant: { id: string; accessToken: string; refreshToken: string };
   beforeAll(async () => {
     grant = await boundGrant(binding(MAIN), {
       scope: 'spark-admin:people_read spark-admin:licenses_read',
@@ -179,6 +191,36 @@ describe('a bound job exchanges its ID token', () => {
     assert.equal(line.binding, 'subject');
   });
 
+  test('exchanges and refreshes of one grant at the same moment keep each other', async () => {
+    const sub = 'repo:octo-org/busy:ref:refs/heads/main';
+    const busy = await boundGrant(binding(sub));
+    const tokens = await Promise.all(
+      Array.from({ length: 8 }, () => mint(github, { subject: sub })),
+    );
+    const [rotated, ...answers] = await Promise.all([
+      refresh(srv.url, busy.refreshToken),
+      ...tokens.map((t) => exchange(t)),
+    ]);
+    assert.equal(rotated!.status, 200, JSON.stringify(rotated!.json));
+    for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.json));
+    const view = await getGrant(srv.flow, busy.id);
+    assert.equal(view?.useCount, 9, 'no use was lost');
+    // The rotation was not undone by an exchange: its new refresh token is the current one.
+    const next = await refresh(srv.url, String(rotated!.json.refresh_token));
+    assert.equal(next.status, 200, JSON.stringify(next.json));
+    assert.equal((await getGrant(srv.flow, busy.id))?.state, 'active');
+
+    // HTTP requests rarely overlap this closely; updates called together do.
+    const repo = new GrantRepository(srv.flow);
+    const before = (await repo.load(busy.id))!.useCount;
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        repo.update(busy.id, (c) => ({ ...c, useCount: c.useCount + 1 })),
+      ),
+    );
+    assert.equal((await repo.load(busy.id))!.useCount, before + 20, 'updates never overlap');
+  });
+
   test('a GitLab job bound to its project exchanges too', async () => {
     const sub = 'project_path:my-group/my-project:ref_type:branch:ref:main';
     const bound = await boundGrant({
@@ -227,7 +269,7 @@ describe('a bound job exchanges its ID token', () => {
 });
 
 describe('refusals, each by itself; none revokes the grant', () => {
-  let grant: { id: string; accessToken: string };
+  let grant: { id: string; accessToken: string; refreshToken: string };
   const sub = 'repo:octo-org/guarded:ref:refs/heads/main';
   const job = { repository: 'octo-org/guarded' };
   beforeAll(async () => {

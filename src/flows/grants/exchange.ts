@@ -264,6 +264,16 @@ async function use(
     );
   }
   await repo.index(record);
+  if (record.tokenDigest) {
+    // The script's refresh token lives as long as the grant its exchanges keep alive. Should a
+    // rotation have replaced it meanwhile, the old one comes back only as reuse (presentedAgain).
+    const pointer = {
+      grantId: record.id,
+      generation: record.generation,
+      clientId: record.clientId,
+    };
+    await repo.writePointer(record.tokenDigest, pointer, repo.lifetime(record));
+  }
   return { record, renewed: renewed !== null };
 }
 
