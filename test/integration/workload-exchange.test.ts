@@ -189,6 +189,8 @@ describe('a bound job exchanges its ID token', () => {
       run: '987654321',
     });
     assert.equal(line.binding, 'subject');
+    const { values } = await srv.metrics.workloadExchanges.get();
+    assert.ok(values.some((v) => v.labels.outcome === 'ok' && v.value >= 2));
   });
 
   test('exchanges and refreshes of one grant at the same moment keep each other', async () => {
@@ -395,6 +397,8 @@ describe('refusals, each by itself; none revokes the grant', () => {
     ]) {
       assert.ok(reasons.has(reason), `audited: ${reason}`);
     }
+    const { values } = await srv.metrics.workloadExchanges.get();
+    assert.ok(values.some((v) => v.labels.outcome === 'no_binding' && v.value > 0));
     const mismatch = failures.find((l) => l.reason === 'client_mismatch')!;
     assert.equal(mismatch.grant, grant.id);
     assert.equal((mismatch.job as Record<string, unknown>).repository, 'octo-org/guarded');

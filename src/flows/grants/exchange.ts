@@ -69,6 +69,7 @@ export async function exchangeToken(deps: FlowDeps, input: ExchangeInput): Promi
     return await answer(deps, input, verified);
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
+    deps.metrics.workloadExchanges.inc({ outcome: err.outcome });
     await deps.limiter.fail(rule, source);
     deps.logger.info(
       {
@@ -197,6 +198,7 @@ async function answer(
   const used = await use(deps, repo, grant, input.address);
   const webex = used.record.webex!;
   const at = used.record.lastUsedAt!;
+  deps.metrics.workloadExchanges.inc({ outcome: used.renewed ? 'webex_renewed' : 'ok' });
   deps.logger.info(
     {
       event: 'workload_exchanged',

@@ -13,7 +13,7 @@
  * members are added before they are needed and removed only on revocation or a binding change.
  */
 import { randomToken } from '../../crypto';
-import { HttpError } from '../../errors';
+import { OAuthError } from '../../errors';
 import { parseSubject } from '../../workload/binding';
 import type { VerifiedWorkload } from '../../workload/verify';
 import type { FlowDeps } from '../context';
@@ -136,7 +136,7 @@ export class GrantRepository {
     // Counted in attempts, not by the flows' clock (which tests may stop).
     for (let attempt = 0; !(await this.deps.store.setIfAbsent(key, holder, LOCK_TTL_MS));) {
       if (++attempt > LOCK_WAIT_MS / LOCK_RETRY_MS) {
-        throw new HttpError(
+        throw new OAuthError(
           503,
           'temporarily_unavailable',
           'This grant is being updated by another request; retry in a second.',
