@@ -14,11 +14,11 @@
  */
 import { randomToken } from '../../crypto';
 import { OAuthError } from '../../errors';
-import { parseSubject } from '../../workload/binding';
 import type { VerifiedWorkload } from '../../workload/verify';
 import type { FlowDeps } from '../context';
 import { openRecord, sealRecord, type RecordRole } from '../records';
 import type { GrantActor, GrantRecord, RevokeReason, WorkloadBinding } from './model';
+import { workloadCandidateKeys, workloadIndexKey } from './workload-index';
 
 const grantKey = (id: string) => `grant:${id}`;
 const revokedKey = (id: string) => `grant-revoked:${id}`;
@@ -33,10 +33,6 @@ const deliveredKey = (digest: string) => `grant-wrt:${digest}`;
 const allIndexKey = 'grants:all';
 const activeIndexKey = 'grants:active';
 const emailIndexKey = (digest: string) => `grants:email:${digest}`;
-/** Grants bound to exactly one `sub` of an issuer and audience. */
-const subjectIndexKey = (digest: string) => `grants:workload:sub:${digest}`;
-/** Grants widened to a repository (any branch, or every job) of an issuer and audience. */
-const repositoryIndexKey = (digest: string) => `grants:workload:repo:${digest}`;
 /** Held while a grant record is read, changed and written back (see `update`). */
 const lockKey = (id: string) => `grant-lock:${id}`;
 const LOCK_TTL_MS = 10_000;
@@ -185,24 +181,8 @@ export class GrantRepository {
     return updated;
   }
 
-  /** The index set a binding is listed in: its exact `sub`, or its repository when widened. */
   private workloadKey(binding: WorkloadBinding): string {
-    if (binding.width === 'subject') {
-      return subjectIndexKey(this.workloadDigest(binding, `sub\n${binding.sub}`));
-    }
-    const parsed = parseSubject(binding.sub);
-    // bindingFor offers widths only for subjects that parse; anything else stays exact.
-    if (!parsed) return subjectIndexKey(this.workloadDigest(binding, `sub\n${binding.sub}`));
-    return repositoryIndexKey(
-      this.workloadDigest(binding, `repo\n${parsed.shape}\n${parsed.repository}`),
-    );
-  }
-
-  private workloadDigest(binding: Pick<WorkloadBinding, 'issuer' | 'audience'>, what: string) {
-    return this.deps.sealer.hasher.digest(
-      'grant_index_workload',
-      `${binding.issuer}\n${binding.audience}\n${what}`,
-    );
+    return workloadIndexKey(this.deps.sealer.hasher, binding);
   }
 
   /**
@@ -213,9 +193,7 @@ export class GrantRepository {
   async idsForWorkload(
     verified: Pick<VerifiedWorkload, 'issuer' | 'audience' | 'sub'>,
   ): Promise<string[]> {
-    const exact: WorkloadBinding = { ...verified, width: 'subject' };
-    const keys = [this.workloadKey(exact)];
-    if (parseSubject(verified.sub)) keys.push(this.workloadKey({ ...exact, width: 'repository' }));
+    const keys = workloadCandidateKeys(this.deps.sealer.hasher, verified);
     const sets = await Promise.all(keys.map((k) => this.deps.store.setMembers(k)));
     return [...new Set(sets.flat())];
   }
