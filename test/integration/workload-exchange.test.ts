@@ -375,6 +375,36 @@ describe('refusals, each by itself; none revokes the grant', () => {
     assertRefused(answer, 'invalid_grant', /ALLOWED_ORG_IDS/);
   });
 
+  test('a grant made with REFRESH_TOKENS=webex: the service holds no token to hand out', async () => {
+    const sub = 'repo:octo-org/webex-mode:ref:refs/heads/main';
+    const webexMode = {
+      ...srv.flow,
+      config: {
+        ...srv.flow.config,
+        grants: { ...srv.flow.config.grants, refreshTokens: 'webex' as const },
+      },
+    };
+    await issueGrant(
+      webexMode,
+      {
+        clientId: 'cli',
+        clientName: 'webex-token CLI',
+        scopes: ['spark-admin:people_read'],
+        requester: { address: '127.0.0.1', userAgent: 'test', workload: binding(sub) },
+        approver: { email: 'ada.admin@sandbox.example', orgId: SANDBOX_ORG_UUID },
+      },
+      {
+        access_token: 'XCHG_AT_webex_mode',
+        token_type: 'Bearer',
+        expires_in: 1209599,
+        refresh_token: 'XCHG_RT_webex_mode',
+        refresh_token_expires_in: 7776000,
+      },
+    );
+    const answer = await exchange(await mint(github, { subject: sub }));
+    assertRefused(answer, 'invalid_grant', /REFRESH_TOKENS=webex/);
+  });
+
   test('after all of these the grant is active and the job still gets its token', async () => {
     assert.equal((await getGrant(srv.flow, grant.id))?.state, 'active');
     assert.equal(events(srv.logs, 'grant_revoked').filter((l) => l.grant === grant.id).length, 0);
