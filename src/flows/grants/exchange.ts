@@ -70,7 +70,8 @@ export async function exchangeToken(deps: FlowDeps, input: ExchangeInput): Promi
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
     deps.metrics.workloadExchanges.inc({ outcome: err.outcome });
-    await deps.limiter.fail(rule, source);
+    // Webex being busy is nobody's failed attempt.
+    if (err.outcome !== 'unavailable') await deps.limiter.fail(rule, source);
     deps.logger.info(
       {
         event: 'workload_exchange_failed',
