@@ -531,6 +531,25 @@ describe('time passes', () => {
     assert.equal(view?.expiresAt, clockMs + 30 * DAY_MS, 'an exchange keeps the grant alive');
   });
 
+  test('Webex busy at renewal: 429 with Retry-After, the grant stays, the next run renews', async () => {
+    const sub = 'repo:octo-org/busy-webex:ref:refs/heads/main';
+    const grant = await boundGrant(binding(sub));
+    clockMs += 8 * DAY_MS;
+    srv.sandbox.faults.token = 'http429';
+    try {
+      const busy = await exchange(await mint(github, { subject: sub }));
+      assert.equal(busy.status, 429, JSON.stringify(busy.json));
+      assert.equal(busy.json.error, 'temporarily_unavailable');
+      assert.ok(Number(busy.headers.get('retry-after')) > 0);
+    } finally {
+      srv.sandbox.faults.token = undefined;
+    }
+    assert.equal((await getGrant(srv.flow, grant.id))?.state, 'active');
+    const later = await exchange(await mint(github, { subject: sub }));
+    assert.equal(later.status, 200, JSON.stringify(later.json));
+    assert.notEqual(later.json.access_token, grant.accessToken);
+  });
+
   test('no log line holds an ID token or an access token', () => {
     const text = srv.logs.join('\n');
     for (const token of minted) {
