@@ -510,6 +510,15 @@ export const configSchema = {
     default: 30,
     env: 'RATE_LIMIT_REFRESHES',
   },
+  rateLimitExchangeFailures: {
+    doc: 'Failed token exchanges (CI ID tokens that do not verify or match no grant) allowed per source address per window; at least 30, and never fewer than 30 a minute whatever RATE_LIMIT_WINDOW_SECONDS is.',
+    format: (value: unknown) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 30 || value > 100_000)
+        throw new Error('must be a whole number between 30 and 100000');
+    },
+    default: 60,
+    env: 'RATE_LIMIT_EXCHANGE_FAILURES',
+  },
   bodyLimitBytes: {
     doc: 'Largest accepted request body in bytes.',
     format: isPositiveInt(1_048_576),
@@ -601,6 +610,8 @@ export interface AppConfig {
     userCodeGlobalFailures: number;
     starts: number;
     refreshes: number;
+    /** Failed token exchanges per address (RFC 8693), never fewer than 30 a minute. */
+    exchangeFailures: number;
   };
   grants: {
     /** Who keeps Webex's refresh token: the service (managed) or the script (webex). */
@@ -851,6 +862,7 @@ function resolve(get: (key: ConfigKey) => unknown): AppConfig {
       userCodeGlobalFailures: get('rateLimitUserCodeGlobalFailures') as number,
       starts: get('rateLimitStarts') as number,
       refreshes: get('rateLimitRefreshes') as number,
+      exchangeFailures: get('rateLimitExchangeFailures') as number,
     },
     grants: {
       refreshTokens: get('refreshTokens') as AppConfig['grants']['refreshTokens'],

@@ -24,6 +24,8 @@ export interface Metrics {
   grantRefreshes: Counter<'outcome'>;
   grantReuseDetections: Counter;
   grantRevocations: Counter<'by'>;
+  /** RFC 8693 exchanges of CI ID tokens, by outcome (ok, webex_renewed, or why refused). */
+  workloadExchanges: Counter<'outcome'>;
   /** Grants alive in the store, counted at scrape time by the function given here. */
   grantsActive: Gauge;
   countGrantsWith(count: () => Promise<number>): void;
@@ -115,6 +117,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'wst_grant_revocations_total',
       help: 'Grants revoked, by who or what revoked them (client, admin, reuse, webex, cancelled).',
       labelNames: ['by'],
+      registers,
+    }),
+    workloadExchanges: new Counter({
+      name: 'wst_workload_exchanges_total',
+      help: 'Token exchanges of CI ID tokens (RFC 8693), by outcome (ok, webex_renewed, or why refused: no_binding, replayed, expired, ...).',
+      labelNames: ['outcome'],
       registers,
     }),
     grantsActive: new Gauge({

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { CliDownloadSource } from '../cli-download';
 import type { AppConfig } from '../config';
 import { DEVICE_CODE_GRANT } from '../flows/device';
+import { TOKEN_EXCHANGE_GRANT } from '../flows/grants/exchange';
 import { CLI_DOWNLOAD_PATH } from './cli';
 import { DEVICE_AUTHORIZATION_PATH, REVOCATION_PATH, TOKEN_PATH } from './token';
 
@@ -19,7 +20,12 @@ export function authorizationServerMetadata(config: AppConfig) {
     issuer: config.publicUrl,
     device_authorization_endpoint: `${config.publicUrl}${DEVICE_AUTHORIZATION_PATH}`,
     token_endpoint: `${config.publicUrl}${TOKEN_PATH}`,
-    grant_types_supported: [DEVICE_CODE_GRANT, 'refresh_token'],
+    // Token exchange (RFC 8693) only when CI issuers are trusted (WORKLOAD_ISSUERS).
+    grant_types_supported: [
+      DEVICE_CODE_GRANT,
+      'refresh_token',
+      ...(config.workload.issuers.length > 0 ? [TOKEN_EXCHANGE_GRANT] : []),
+    ],
     // No response type: browsers start at the home page, not at an authorization endpoint.
     response_types_supported: [],
     scopes_supported: config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes,

@@ -1,17 +1,15 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { OAuthError } from '../errors';
+import { invalidRequest, unsupportedGrantType } from '../errors';
 import type { FlowDeps } from '../flows/context';
 import {
   DEVICE_CODE_GRANT,
   type HandoffWaiters,
   authenticateClient,
-  createHandoff,
   pollHandoff,
-  resolveHandoffScopes,
 } from '../flows/device';
 import { refreshGrant } from '../flows/grants';
-import { addressId } from '../flows/rate-limit';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, exchangeToken } from '../flows/grants/exchange';
 import { DEFAULT_REVOKERS, type Revoker, revokeToken } from '../flows/revocation';
 import { clientCredentials, requireForm, single } from './params';
 
@@ -20,7 +18,8 @@ export const TOKEN_PATH = '/oauth2/token';
 export const REVOCATION_PATH = '/oauth2/revoke';
 
 /**
- * RFC 8628 device authorization and the token endpoint (device_code and refresh_token grants).
+ * The token endpoint (device_code and refresh_token grants,
+ * and RFC 8693 token exchange of CI jobs' ID tokens when WORKLOAD_ISSUERS is set).
  * `readForm` is the app's form-body middleware: this router is mounted ahead of it.
  */
 export function tokenRouter(
@@ -33,35 +32,14 @@ export function tokenRouter(
   const { config, readForm } = deps;
   const router = new Router();
 
-  router.post('device-authorization', DEVICE_AUTHORIZATION_PATH, readForm, async (ctx) => {
-    const params = requireForm(ctx);
-    const client = authenticateClient(deps, clientCredentials(ctx, params));
-    await deps.limiter.hit(
-      {
-        name: 'device_authorization',
-        limit: config.rateLimit.deviceAuthorizations,
-        windowSeconds: config.rateLimit.windowSeconds,
-        what: 'device authorization requests',
-      },
-      addressId(ctx.ip),
-    );
-    const scopes = resolveHandoffScopes(deps, client, single(params, 'scope') ?? '');
-    ctx.body = await createHandoff(deps, {
-      client,
-      scopes,
-      address: ctx.ip,
-      userAgent: ctx.get('user-agent'),
-    });
-  });
-
   router.post('token', TOKEN_PATH, readForm, async (ctx) => {
     const params = requireForm(ctx);
     const grantType = single(params, 'grant_type');
-    if (!grantType) throw new OAuthError(400, 'invalid_request', 'grant_type is required.');
+    if (!grantType) throw invalidRequest('grant_type is required.');
     if (grantType === DEVICE_CODE_GRANT) {
       const client = authenticateClient(deps, clientCredentials(ctx, params));
       const deviceCode = single(params, 'device_code');
-      if (!deviceCode) throw new OAuthError(400, 'invalid_request', 'device_code is required.');
+      if (!deviceCode) throw invalidRequest('device_code is required.');
       const delivery = await pollHandoff(deps, deps.waiters, {
         deviceCode,
         client,
@@ -77,7 +55,7 @@ export function tokenRouter(
     if (grantType === 'refresh_token') {
       const client = authenticateClient(deps, clientCredentials(ctx, params));
       const refreshToken = single(params, 'refresh_token');
-      if (!refreshToken) throw new OAuthError(400, 'invalid_request', 'refresh_token is required.');
+      if (!refreshToken) throw invalidRequest('refresh_token is required.');
       const answer = await refreshGrant(deps, {
         token: refreshToken,
         client,
@@ -88,10 +66,33 @@ export function tokenRouter(
       ctx.body = { ...answer.tokens, webex_scoped_tokens: { grant_id: answer.grantId } };
       return;
     }
-    throw new OAuthError(
-      400,
-      'unsupported_grant_type',
-      `This server supports the grant types ${DEVICE_CODE_GRANT} and refresh_token.`,
+    if (grantType === TOKEN_EXCHANGE_GRANT && deps.workload.enabled) {
+      const client = authenticateClient(deps, clientCredentials(ctx, params));
+      const requested = single(params, 'requested_token_type');
+      if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE) {
+        throw invalidRequest(`requested_token_type can only be ${ACCESS_TOKEN_TYPE}.`);
+      }
+      if (single(params, 'actor_token') !== undefined) {
+        throw invalidRequest("actor_token is not supported: present the job's ID token alone.");
+      }
+      const answer = await exchangeToken(deps, {
+        client,
+        subjectToken: single(params, 'subject_token'),
+        subjectTokenType: single(params, 'subject_token_type'),
+        scope: single(params, 'scope'),
+        address: ctx.ip,
+      });
+      ctx.body = { ...answer.tokens, webex_scoped_tokens: { grant_id: answer.grantId } };
+      return;
+    }
+    const supported = [DEVICE_CODE_GRANT, 'refresh_token'];
+    if (deps.workload.enabled) supported.push(TOKEN_EXCHANGE_GRANT);
+    throw unsupportedGrantType(
+      `This server supports the grant types ${supported.join(', ')}.${
+        grantType === TOKEN_EXCHANGE_GRANT
+          ? ' Token exchange needs trusted CI issuers (WORKLOAD_ISSUERS), which are not configured.'
+          : ''
+      }`,
     );
   });
 
@@ -101,7 +102,7 @@ export function tokenRouter(
     const params = requireForm(ctx);
     const client = authenticateClient(deps, clientCredentials(ctx, params));
     const token = single(params, 'token');
-    if (!token) throw new OAuthError(400, 'invalid_request', 'token is required.');
+    if (!token) throw invalidRequest('token is required.');
     await revokeToken(deps, deps.revokers ?? DEFAULT_REVOKERS, {
       token,
       hint: single(params, 'token_type_hint'),
@@ -119,16 +120,12 @@ export function tokenRouter(
 function freshAccessToken(raw: string | undefined): boolean {
   if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
   if (raw === 'true' || raw === '1') return true;
-  throw new OAuthError(400, 'invalid_request', 'fresh_access_token must be true or false.');
+  throw invalidRequest('fresh_access_token must be true or false.');
 }
 
 function waitSeconds(raw: string | undefined, max: number): number {
   if (raw === undefined || raw === '') return 0;
   if (!/^\d{1,4}$/.test(raw))
-    throw new OAuthError(
-      400,
-      'invalid_request',
-      `wait must be a whole number of seconds (0-${max}).`,
-    );
+    throw invalidRequest(`wait must be a whole number of seconds (0-${max}).`);
   return Math.min(Number(raw), max);
 }

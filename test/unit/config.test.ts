@@ -84,6 +84,7 @@ describe('config', () => {
       RATE_LIMIT_USER_CODE_GLOBAL_FAILURES: '70',
       RATE_LIMIT_STARTS: '5',
       RATE_LIMIT_REFRESHES: '6',
+      RATE_LIMIT_EXCHANGE_FAILURES: '45',
       REFRESH_TOKENS: 'webex',
       REFRESH_REUSE_GRACE_SECONDS: '10',
       GRANT_IDLE_DAYS: '11',
@@ -150,6 +151,7 @@ describe('config', () => {
       userCodeGlobalFailures: 70,
       starts: 5,
       refreshes: 6,
+      exchangeFailures: 45,
     });
     assert.deepEqual(c.grants, {
       refreshTokens: 'webex',

@@ -51,14 +51,15 @@ export async function changeBindingAs(
   const repo = new GrantRepository(deps);
   const record = await repo.load(id);
   if (!record) return { outcome: 'not_found' };
-  const updated = { ...record, requester: { ...record.requester, workload: binding } };
   // The marker first: a refresh that saves the record after this read still loads the change.
   await repo.markBinding(
     id,
     { binding, at: deps.now(), by: { email: viewer.email, address } },
     repo.lifetime(record),
   );
-  await repo.save(updated);
+  // Under the grant's update lock, and keeps the workload index (the exchange's lookup) true.
+  const updated = await repo.setBinding(id, binding);
+  if (!updated) return { outcome: 'not_allowed' };
   deps.logger.info(
     {
       event: binding ? 'grant_binding_narrowed' : 'grant_binding_removed',

@@ -17,13 +17,21 @@
  */
 import type { AppConfig } from '../../config';
 import type { FlowDeps } from '../context';
-import { type GrantView, isGrantId, toView } from './model';
+import { type GrantView, type WorkloadBinding, isGrantId, toView } from './model';
 import { GrantRepository } from './repository';
 import { revokeGrant } from './revoke';
 
 export { issueGrant, type GrantSource, type IssuedTokens } from './issue';
 export { refreshGrant, refreshRule, type RefreshAnswer, type RefreshInput } from './refresh';
 export { refreshTokenRevoker, revokeGrant } from './revoke';
+export {
+  ACCESS_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT,
+  exchangeToken,
+  type ExchangeAnswer,
+  type ExchangeInput,
+} from './exchange';
 export {
   type GrantActor,
   type GrantView,
@@ -119,4 +127,19 @@ export async function revokeGrantAs(
 /** Live grants (for the wst_grants_active gauge): revoked ones kept for the console excluded. */
 export function countActiveGrants(deps: FlowDeps): Promise<number> {
   return new GrantRepository(deps).countActive();
+}
+
+/**
+ * Change which CI jobs may exchange for grant `id` (the console's narrow/revoke of a binding):
+ * another width of the same subject, or null for none. Keeps the exchange's index true; no
+ * visibility check (combine with mayManage). Null when the grant is unknown, expired or revoked.
+ */
+export async function setGrantBinding(
+  deps: FlowDeps,
+  id: string,
+  binding: WorkloadBinding | null,
+): Promise<GrantView | null> {
+  if (!isGrantId(id)) return null;
+  const record = await new GrantRepository(deps).setBinding(id, binding);
+  return record ? toView(record) : null;
 }

@@ -16,13 +16,20 @@
  * address, a token the service does not know never reaches Webex, and every refusal is audited.
  */
 import type { DeviceClientConfig } from '../../config';
-import { HttpError, OAuthError, UpstreamError } from '../../errors';
-import type { WebexTokens } from '../../webex/client';
+import { OAuthError } from '../../errors';
 import type { FlowDeps } from '../context';
 import { addressId, type RateLimitRule } from '../rate-limit';
 import { type IssuedTokens, newServiceToken } from './issue';
-import { type GrantRecord, grantExpiry, isServiceToken, orgAllowed } from './model';
-import { GrantRepository, type RotatedMarker, type TokenPointer } from './repository';
+import { type GrantRecord, grantExpiry, isServiceToken } from './model';
+import { refreshDelivered, usableGrant } from './refresh-delivered';
+import {
+  Refusal,
+  needsRenewal,
+  newer,
+  renewAtWebex,
+  unusableRefreshToken as invalidGrant,
+} from './renewal';
+import { GrantRepository, type RotatedMarker } from './repository';
 import { revokeGrant } from './revoke';
 
 export interface RefreshInput {
@@ -59,26 +66,6 @@ export const refreshRule = (deps: FlowDeps): RateLimitRule => ({
   windowSeconds: deps.config.rateLimit.windowSeconds,
   what: 'refresh requests',
 });
-
-/** The one refusal for every token the caller may not use: it tells nothing about why. */
-function invalidGrant(message?: string): OAuthError {
-  return new OAuthError(
-    400,
-    'invalid_grant',
-    message ??
-      'This refresh token is not valid: it is unknown, expired, revoked, already used, or was issued to another client. Run "webex-token login" (the device flow) again to get new tokens.',
-  );
-}
-
-class Refusal extends Error {
-  constructor(
-    readonly outcome: RefreshOutcome,
-    readonly error: HttpError,
-    readonly grantId: string | null = null,
-  ) {
-    super(outcome);
-  }
-}
 
 export async function refreshGrant(deps: FlowDeps, input: RefreshInput): Promise<RefreshAnswer> {
   // Counted before anything else, so guessing tokens costs the guesser, not Webex.
@@ -183,7 +170,8 @@ async function refreshManaged(deps: FlowDeps, input: RefreshInput): Promise<Refr
 /**
  * The rotation proper, after the claim: a Webex access token (renewed when due), then the new
  * token's pointer, then the grant record naming it, which commits the rotation. A failure
- * before that last write leaves the grant as it was.
+ * before that last write leaves the grant as it was. The record is changed under the grant's
+ * update lock, over what is stored then, so an exchange's use of the same grant is kept.
  */
 async function rotate(
   deps: FlowDeps,
@@ -191,83 +179,58 @@ async function rotate(
   grant: GrantRecord,
   input: RefreshInput,
 ): Promise<{ updated: GrantRecord; serviceToken: string; renew: boolean }> {
-  let webex = grant.webex!;
-  let webexRefreshExpiresAt = grant.webexRefreshExpiresAt;
-  const renew = input.freshAccessToken || needsRenewal(webex, deps.now());
-  if (renew) {
-    let fresh: WebexTokens;
-    try {
-      fresh = await deps.webex.refresh(webex.refreshToken);
-    } catch (err) {
-      return webexFailed(deps, grant, err);
-    }
-    const at = deps.now();
-    webex = {
-      accessToken: fresh.access_token,
-      tokenType: fresh.token_type,
-      accessTokenIssuedAt: at,
-      accessTokenExpiresAt: at + fresh.expires_in * 1000,
-      refreshToken: fresh.refresh_token,
-    };
-    webexRefreshExpiresAt = at + fresh.refresh_token_expires_in * 1000;
-  }
+  const renew = input.freshAccessToken || needsRenewal(grant.webex!, deps.now());
+  const renewed = renew ? await renewAtWebex(deps, grant, grant.webex!) : null;
   const serviceToken = newServiceToken();
   const nextDigest = repo.digest('grant_refresh_token', serviceToken);
+  const generation = grant.generation + 1;
   const at = deps.now();
-  const updated: GrantRecord = {
-    ...grant,
-    generation: grant.generation + 1,
-    tokenDigest: nextDigest,
-    lastUsedAt: at,
-    lastUsedFrom: input.address,
-    useCount: grant.useCount + 1,
-    webex,
-    webexRefreshExpiresAt,
-    expiresAt: grantExpiry(deps.config, webexRefreshExpiresAt, at),
-  };
-  const pointer = { grantId: grant.id, generation: updated.generation, clientId: grant.clientId };
-  await repo.writePointer(nextDigest, pointer, repo.lifetime(updated));
+  const refreshExpiry = renewed?.webexRefreshExpiresAt ?? grant.webexRefreshExpiresAt;
+  const pointer = { grantId: grant.id, generation, clientId: grant.clientId };
+  await repo.writePointer(
+    nextDigest,
+    pointer,
+    Math.max(1000, grantExpiry(deps.config, refreshExpiry, at) - at),
+  );
+  let committed: GrantRecord | null = null;
   try {
-    await repo.save(updated);
+    await repo.update(grant.id, (current) => {
+      if (
+        current.state !== 'active' ||
+        current.generation !== grant.generation ||
+        current.tokenDigest !== grant.tokenDigest ||
+        !current.webex
+      ) {
+        return null;
+      }
+      const webex = renewed ? newer(renewed.webex, current.webex) : current.webex;
+      const webexRefreshExpiresAt =
+        renewed && webex === renewed.webex
+          ? renewed.webexRefreshExpiresAt
+          : current.webexRefreshExpiresAt;
+      committed = {
+        ...current,
+        generation,
+        tokenDigest: nextDigest,
+        lastUsedAt: at,
+        lastUsedFrom: input.address,
+        useCount: current.useCount + 1,
+        webex,
+        webexRefreshExpiresAt,
+        expiresAt: grantExpiry(deps.config, webexRefreshExpiresAt, at),
+      };
+      return committed;
+    });
   } catch (err) {
     await repo.deletePointer(nextDigest).catch(() => undefined);
     throw err;
   }
-  return { updated, serviceToken, renew };
-}
-
-/** Half the access token's lifetime used up (Webex's are ~14 days: renewed after ~7). */
-function needsRenewal(webex: NonNullable<GrantRecord['webex']>, now: number): boolean {
-  const lifetime = webex.accessTokenExpiresAt - webex.accessTokenIssuedAt;
-  return now >= webex.accessTokenIssuedAt + lifetime / 2;
-}
-
-/**
- * Webex failed during a rotation. Busy or down (429, 5xx, timeouts): the caller undoes the
- * claim so the presented token keeps working, and the script is told to retry. Webex refused
- * the refresh token itself: the grant is over.
- */
-async function webexFailed(deps: FlowDeps, grant: GrantRecord, err: unknown): Promise<never> {
-  if (err instanceof OAuthError && err.code === 'invalid_grant') {
-    await revokeGrant(deps, grant.id, { kind: 'service' }, 'webex_refused');
-    throw new Refusal(
-      'webex_refused',
-      invalidGrant(
-        'Webex no longer accepts the refresh token behind this grant (it expired at Webex, or access was revoked there), so the grant has ended. Run "webex-token login" (the device flow) again to get new tokens.',
-      ),
-      grant.id,
-    );
+  if (!committed) {
+    // Revoked while Webex was asked (the record changed under this rotation in no other way).
+    await repo.deletePointer(nextDigest).catch(() => undefined);
+    throw new Refusal('revoked', invalidGrant(), grant.id);
   }
-  const status = err instanceof HttpError ? err.status : 502;
-  throw new Refusal(
-    'unavailable',
-    err instanceof UpstreamError || (err instanceof HttpError && status >= 500)
-      ? (err as HttpError)
-      : new OAuthError(502, 'temporarily_unavailable', 'Webex did not renew the access token.', {
-          headers: { 'Retry-After': '30' },
-        }),
-    grant.id,
-  );
+  return { updated: committed, serviceToken, renew };
 }
 
 /**
@@ -335,99 +298,4 @@ async function presentedAgain(
     await revokeGrant(deps, grant.id, { kind: 'service' }, 'reuse_detected');
   }
   throw new Refusal('reuse_detected', invalidGrant(), rotated.grantId);
-}
-
-/** The grant behind a pointer, if it may still be refreshed from this org. */
-async function usableGrant(
-  deps: FlowDeps,
-  repo: GrantRepository,
-  pointer: TokenPointer,
-  input: RefreshInput,
-): Promise<GrantRecord> {
-  const grant = await repo.load(pointer.grantId);
-  if (!grant || grant.clientId !== input.client.id) {
-    throw new Refusal('unknown_token', invalidGrant(), pointer.grantId);
-  }
-  if (grant.state !== 'active') throw new Refusal('revoked', invalidGrant(), grant.id);
-  if (!orgAllowed(deps.config, grant.approver.orgId)) {
-    throw new Refusal(
-      'org_not_allowed',
-      invalidGrant(
-        'The Webex organization of the admin who approved these tokens is no longer served by this service (ALLOWED_ORG_IDS), so they cannot be refreshed. Ask the operators, or have an admin of an allowed organization approve a new request.',
-      ),
-      grant.id,
-    );
-  }
-  return grant;
-}
-
-/** A Webex refresh token: refreshed only if the service delivered it, to this client. */
-async function refreshDelivered(deps: FlowDeps, input: RefreshInput): Promise<RefreshAnswer> {
-  const repo = new GrantRepository(deps);
-  if (input.token.length > 8192) throw new Refusal('unknown_token', invalidGrant());
-  const digest = repo.digest('webex_refresh_token', input.token);
-  const pointer = await repo.readDelivered(digest);
-  if (!pointer) throw new Refusal('unknown_token', invalidGrant());
-  if (pointer.clientId !== input.client.id) {
-    throw new Refusal('client_mismatch', invalidGrant(), pointer.grantId);
-  }
-  const grant = await usableGrant(deps, repo, pointer, input);
-  let fresh: WebexTokens;
-  try {
-    fresh = await deps.webex.refresh(input.token);
-  } catch (err) {
-    if (err instanceof OAuthError && err.code === 'invalid_grant') {
-      await revokeGrant(deps, grant.id, { kind: 'service' }, 'webex_refused');
-      throw new Refusal('webex_refused', err, grant.id);
-    }
-    throw new Refusal('unavailable', err instanceof HttpError ? err : invalidGrant(), grant.id);
-  }
-  const at = deps.now();
-  const nextDigest = repo.digest('webex_refresh_token', fresh.refresh_token);
-  const webexRefreshExpiresAt = at + fresh.refresh_token_expires_in * 1000;
-  const updated: GrantRecord = {
-    ...grant,
-    tokenDigest: nextDigest,
-    lastUsedAt: at,
-    lastUsedFrom: input.address,
-    useCount: grant.useCount + 1,
-    webexRefreshExpiresAt,
-    expiresAt: grantExpiry(deps.config, webexRefreshExpiresAt, at),
-  };
-  await repo.save(updated);
-  // A token returned by a refresh through the service counts as delivered. The one presented
-  // (usually the same: Webex does not rotate) stays registered until Webex's own expiry.
-  await repo.writeDelivered(
-    nextDigest,
-    { grantId: grant.id, generation: grant.generation, clientId: grant.clientId },
-    fresh.refresh_token_expires_in * 1000,
-  );
-  if (await repo.readRevoked(grant.id)) {
-    await revokeGrant(deps, grant.id, { kind: 'service' });
-    throw new Refusal('revoked', invalidGrant(), grant.id);
-  }
-  await repo.index(updated);
-  deps.metrics.grantRefreshes.inc({ outcome: 'webex_renewed' });
-  deps.logger.info(
-    {
-      event: 'grant_refreshed',
-      grant: grant.id,
-      client: grant.clientId,
-      address: input.address,
-      webexCalled: true,
-      useCount: updated.useCount,
-    },
-    'grant refreshed at Webex (Webex refresh token)',
-  );
-  return {
-    grantId: grant.id,
-    tokens: {
-      access_token: fresh.access_token,
-      token_type: fresh.token_type,
-      expires_in: fresh.expires_in,
-      refresh_token: fresh.refresh_token,
-      refresh_token_expires_in: Math.floor((updated.expiresAt - at) / 1000),
-      scope: grant.scopes.join(' '),
-    },
-  };
 }

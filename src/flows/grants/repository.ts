@@ -5,11 +5,20 @@
  * under the server key) in key names.
  *
  * Every operation touches one key, and the atomic ones (claiming a rotation, marking a
- * revocation) are single-key set-if-absent: nothing here needs keys to share a hash slot.
+ * revocation, locking a record for an update) are single-key set-if-absent: nothing here needs
+ * keys to share a hash slot.
+ *
+ * Index sets (console, workload bindings) are hints: a reader always loads the grant and checks
+ * it, so a stale member costs a lookup and nothing else; a missing one would hide a grant, so
+ * members are added before they are needed and removed only on revocation or a binding change.
  */
+import { randomToken } from '../../crypto';
+import { OAuthError } from '../../errors';
+import type { VerifiedWorkload } from '../../workload/verify';
 import type { FlowDeps } from '../context';
 import { openRecord, sealRecord, type RecordRole } from '../records';
 import type { GrantActor, GrantRecord, RevokeReason, WorkloadBinding } from './model';
+import { workloadCandidateKeys, workloadIndexKey } from './workload-index';
 
 const grantKey = (id: string) => `grant:${id}`;
 const revokedKey = (id: string) => `grant-revoked:${id}`;
@@ -26,6 +35,11 @@ const deliveredKey = (digest: string) => `grant-wrt:${digest}`;
 const allIndexKey = 'grants:all';
 const activeIndexKey = 'grants:active';
 const emailIndexKey = (digest: string) => `grants:email:${digest}`;
+/** Held while a grant record is read, changed and written back (see `update`). */
+const lockKey = (id: string) => `grant-lock:${id}`;
+const LOCK_TTL_MS = 10_000;
+const LOCK_WAIT_MS = 3_000;
+const LOCK_RETRY_MS = 20;
 const orgIndexKey = (digest: string) => `grants:org:${digest}`;
 
 /** How long a revoked grant stays visible in the console (its tokens are gone at once). */
@@ -125,9 +139,92 @@ export class GrantRepository {
     });
   }
 
-  /** Lists the grant where the console looks: every grant, its approver's, its org's. */
+  /**
+   * Read, change and write back grant `id` while no other update of it runs, so concurrent
+   * writers (a rotation, an exchange, a binding change) never undo each other's fields.
+   * `change` sees the stored record and returns the one to store, or null to leave it be.
+   * A revocation is not an update (it is a marker of its own): a record saved active after the
+   * marker appeared is saved again revoked, without its Webex tokens.
+   */
+  async update(
+    id: string,
+    change: (current: GrantRecord) => GrantRecord | null,
+  ): Promise<GrantRecord | null> {
+    const key = lockKey(id);
+    const holder = randomToken(12);
+    // Counted in attempts, not by the flows' clock (which tests may stop).
+    for (let attempt = 0; !(await this.deps.store.setIfAbsent(key, holder, LOCK_TTL_MS));) {
+      if (++attempt > LOCK_WAIT_MS / LOCK_RETRY_MS) {
+        throw new OAuthError(
+          503,
+          'temporarily_unavailable',
+          'This grant is being updated by another request; retry in a second.',
+          { headers: { 'Retry-After': '1' } },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+    }
+    try {
+      const current = await this.load(id);
+      const next = current && change(current);
+      if (!next) return null;
+      await this.save(next);
+      const revoked = next.state === 'active' ? await this.readRevoked(id) : null;
+      if (!revoked) return next;
+      const scrubbed: GrantRecord = { ...next, state: 'revoked', revoked, webex: null };
+      await this.save(scrubbed);
+      return scrubbed;
+    } finally {
+      // Ours unless it outlived LOCK_TTL_MS (a stalled process): then another holder's, kept.
+      if ((await this.deps.store.get(key).catch(() => null)) === holder) {
+        await this.deps.store.delete(key).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Bind grant `id` to other CI jobs (a narrower or wider width), or to none (`null`: no job
+   * can exchange for it any more; its refresh token, if any, still works). Keeps the workload
+   * index true. Null when the grant is unknown, expired or revoked.
+   */
+  async setBinding(id: string, binding: WorkloadBinding | null): Promise<GrantRecord | null> {
+    let before: WorkloadBinding | null = null;
+    const updated = await this.update(id, (current) => {
+      if (current.state !== 'active') return null;
+      before = current.requester.workload;
+      return { ...current, requester: { ...current.requester, workload: binding } };
+    });
+    if (!updated) return null;
+    // The new listing before the old one goes: a job matching both is never left unlisted.
+    await this.index(updated);
+    const oldKey = before && this.workloadKey(before);
+    if (oldKey && oldKey !== (binding && this.workloadKey(binding))) {
+      await this.deps.store.setRemove(oldKey, id);
+    }
+    return updated;
+  }
+
+  private workloadKey(binding: WorkloadBinding): string {
+    return workloadIndexKey(this.deps.sealer.hasher, binding);
+  }
+
+  /**
+   * Grants that may be bound to a job with this verified token: those bound to its exact `sub`
+   * and those widened to its repository (at most two set reads, whatever the number of grants).
+   * Candidates only: check each with matchesBinding.
+   */
+  async idsForWorkload(
+    verified: Pick<VerifiedWorkload, 'issuer' | 'audience' | 'sub'>,
+  ): Promise<string[]> {
+    const keys = workloadCandidateKeys(this.deps.sealer.hasher, verified);
+    const sets = await Promise.all(keys.map((k) => this.deps.store.setMembers(k)));
+    return [...new Set(sets.flat())];
+  }
+
+  /** Lists the grant where the console and the exchange look. */
   async index(record: GrantRecord): Promise<void> {
     const ttl = this.lifetime(record);
+    const binding = record.requester.workload;
     const keys = [allIndexKey];
     if (record.approver.email)
       keys.push(emailIndexKey(this.indexDigest('email', record.approver.email)));
@@ -138,6 +235,12 @@ export class GrantRepository {
       record.state === 'active'
         ? this.deps.store.setAdd(activeIndexKey, record.id, ttl)
         : this.deps.store.setRemove(activeIndexKey, record.id),
+      // Only live grants can be exchanged for; an expired member goes with its TTL.
+      binding && record.state === 'active'
+        ? this.deps.store.setAdd(this.workloadKey(binding), record.id, ttl)
+        : binding
+          ? this.deps.store.setRemove(this.workloadKey(binding), record.id)
+          : Promise.resolve(),
     ]);
   }
 
