@@ -365,7 +365,7 @@ export function webexClientFor(
     ...((proxy.httpsProxy || proxy.httpProxy) && !config.sandbox
       ? {
           // Explicit values (empty strings included), so the agent never reads the environment
-          // itself: config.ts is the only reader of process.env.
+          // itself: src/config/ is the only reader of process.env.
           dispatcher: new EnvHttpProxyAgent({
             httpProxy: proxy.httpProxy,
             httpsProxy: proxy.httpsProxy,

@@ -1,6 +1,6 @@
 /**
  * The trusted OIDC issuers of CI jobs (`WORKLOAD_ISSUERS`) and the verification policy around
- * them. Pure: parses and validates the configured value; config.ts turns problems into one-line
+ * them. Pure: parses and validates the configured value; src/config/ turns problems into one-line
  * ConfigErrors naming the variable.
  */
 
