@@ -5,7 +5,7 @@
  */
 import { EnvHttpProxyAgent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import type { AppConfig } from '../config';
-import { OAuthError, UpstreamError } from '../errors';
+import { type OAuthError, UpstreamError, invalidGrant, serverError } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { orgUuid } from './org-id';
@@ -325,28 +325,21 @@ function parseTokens(body: unknown): WebexTokens | null {
 function mapTokenError(endpoint: 'token' | 'refresh', status: number, body: unknown): OAuthError {
   const code = webexErrorCode(body);
   if (status === 401 || code === 'invalid_client' || code === 'unauthorized_client') {
-    return new OAuthError(502, 'server_error', "Webex refused this service's client credentials.", {
+    return serverError(502, "Webex refused this service's client credentials.", {
       title: 'This service is misconfigured',
       hint: 'The operators need to check CLIENT_ID and CLIENT_SECRET against the integration on developer.webex.com.',
       expose: true,
     });
   }
   if (endpoint === 'refresh') {
-    return new OAuthError(
-      400,
-      'invalid_grant',
+    return invalidGrant(
       'Webex refused the refresh token: it has expired, was revoked, or belongs to another integration. Run the device flow (webex-token login) again to get new tokens.',
     );
   }
-  return new OAuthError(
-    400,
-    'invalid_grant',
-    'Webex refused the sign-in code: it has expired or was already used.',
-    {
-      title: 'The sign-in could not be completed',
-      hint: 'Start again from the home page; sign-in codes are valid for a few minutes only.',
-    },
-  );
+  return invalidGrant('Webex refused the sign-in code: it has expired or was already used.', {
+    title: 'The sign-in could not be completed',
+    hint: 'Start again from the home page; sign-in codes are valid for a few minutes only.',
+  });
 }
 
 /** The client for a loaded configuration, reporting every call to the latency histogram. */

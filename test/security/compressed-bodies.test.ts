@@ -14,7 +14,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import Koa from 'koa';
 import http from 'node:http';
-import { formBody } from '../../src/middleware/form-body';
+import { readFormBodies } from '../../src/middleware/form-body';
 import { freePort } from '../helpers/redis';
 import { send } from './support';
 
@@ -182,7 +182,7 @@ describe('a real service process and hostile compressed bodies', () => {
   });
 });
 
-describe('formBody settles on every outcome (no reader left hanging)', () => {
+describe('readFormBodies settles on every outcome (no reader left hanging)', () => {
   test('an aborted compressed upload rejects with 400, and nothing is emitted later', async () => {
     const outcomes: string[] = [];
     let settled!: () => void;
@@ -198,7 +198,7 @@ describe('formBody settles on every outcome (no reader left hanging)', () => {
       }
       settled();
     });
-    app.use(formBody(LIMIT));
+    app.use(readFormBodies(LIMIT));
     app.use((ctx) => (ctx.body = 'ok'));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -207,7 +207,7 @@ describe('formBody settles on every outcome (no reader left hanging)', () => {
       const body = zlib.gzipSync(Buffer.from('client_id=cli'));
       await abortMidBody(p, 'gzip', body.subarray(0, 5), body.length);
       await done;
-      assert.deepEqual(outcomes, ['400: request aborted']);
+      assert.deepEqual(outcomes, ['400: The request ended before its whole body arrived.']);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
