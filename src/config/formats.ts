@@ -55,7 +55,7 @@ const BOOLEAN_WORDS = ['true', 'false', '1', '0', 'yes', 'no'];
  * A yes/no setting as written: a word from the environment, or a boolean from a config file.
  * resolve() reads it with toBoolean().
  */
-export type Flag = string | boolean;
+type Flag = string | boolean;
 
 /** Strict booleans: convict's built-in Boolean turns any typo into true. */
 export const isBoolean: Format<Flag> = (value) => {

@@ -10,7 +10,7 @@ import { webexSettings } from './schema-webex';
 /** The schema. Every key: doc, format, default, env; secrets are `sensitive`. */
 export const configSchema = { ...webexSettings, ...storeSettings, ...scriptSettings };
 
-export type ConfigKey = keyof typeof configSchema;
+type ConfigKey = keyof typeof configSchema;
 
 /** What a valid value of one setting is, read from its format. */
 type SettingValue<S> = S extends { format: readonly (infer Choice)[] }

@@ -25,7 +25,7 @@ interface FlowRecord {
 }
 
 /** browser: tokens shown to the admin; device: a script's handoff; console: the grants console. */
-export type FlowKind = 'browser' | 'device' | 'console';
+type FlowKind = 'browser' | 'device' | 'console';
 
 export interface StartOptions {
   kind: FlowKind;
@@ -72,7 +72,7 @@ export async function startAuthorization(deps: FlowDeps, opts: StartOptions): Pr
 }
 
 /** Explanations for errors Webex sends back on the redirect. Webex's own text is never shown. */
-export function webexRedirectError(code: string, opts: { verified?: boolean } = {}): HttpError {
+function webexRedirectError(code: string, opts: { verified?: boolean } = {}): HttpError {
   if (code === 'access_denied') {
     return new HttpError(
       403,
