@@ -7,6 +7,7 @@ import { approveHandoff, decideAtSandbox, pollToken, requestHandoff } from '../h
 import { CookieBrowser } from '../helpers/http';
 import { freePort, sharedRedis, uniquePrefix, dumpPrefix } from '../helpers/redis';
 import { captureLogger, startTestServer, TEST_KEY, type TestServer } from '../helpers/server';
+import { pollIntervalPassed, until } from '../helpers/time';
 
 describe('health, readiness and metrics', () => {
   let srv: TestServer;
@@ -34,7 +35,7 @@ describe('health, readiness and metrics', () => {
     const auth = await requestHandoff(srv.url);
     await pollToken(srv.url, { device_code: String(auth.json.device_code) });
     await approveHandoff(srv.url, String(auth.json.user_code));
-    await new Promise((r) => setTimeout(r, 1000));
+    await pollIntervalPassed();
     const delivered = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
     assert.equal(delivered.status, 200);
     const res = await fetch(`${srv.url}/metrics`);
@@ -152,14 +153,14 @@ describe('SIGTERM on the real process', () => {
       child.on('exit', (code) => resolve(code)),
     );
     const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(
+      () =>
+        fetch(`${url}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      { what: 'the service process to be ready', timeoutMs: 30_000, everyMs: 100 },
+    );
     const auth = await requestHandoff(url);
     assert.equal(auth.status, 200, output);
     const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
