@@ -77,11 +77,12 @@ export function skippingClock(): FakeClock & { reset(): void } {
 }
 
 /**
- * Waits out a device poll interval of one second (DEVICE_POLL_INTERVAL_SECONDS=1) after a poll,
- * so the next poll is not `slow_down`. The interval is a key's TTL in Redis (interval − 250 ms),
- * on Redis's clock, with nothing to observe or advance: this is a real wait, but one that only
- * needs to be long enough, never races anything.
+ * Waits out a device poll interval of one second (DEVICE_POLL_INTERVAL_SECONDS=1) after the poll
+ * sent at `polledAt` (default: just now), so the next poll is not `slow_down`. The interval is a
+ * key's TTL in Redis (interval − 250 ms), on Redis's clock, with nothing to observe or advance:
+ * this is a real wait, but one that only needs to be long enough, never races anything.
  */
-export function pollIntervalPassed(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 1000));
+export function pollIntervalPassed(polledAt: number = Date.now()): Promise<void> {
+  const left = Math.max(0, polledAt + 1000 - Date.now());
+  return new Promise((resolve) => setTimeout(resolve, left));
 }
