@@ -132,9 +132,9 @@ export function resolve(values: ConfigValues): AppConfig {
   }
 
   const rawClients = values.deviceClients;
-  const clients = (
-    typeof rawClients === 'string' ? JSON.parse(rawClients) : rawClients
-  ) as DeviceClientConfig[];
+  // The format checked the shape, whether it came as JSON text (env) or as an array (file).
+  const clients: DeviceClientConfig[] =
+    typeof rawClients === 'string' ? (JSON.parse(rawClients) as DeviceClientConfig[]) : rawClients;
   for (const client of clients) {
     if (client.scopes)
       parseConfiguredScopes(`DEVICE_CLIENTS (${client.id})`, client.scopes.join(' '));
