@@ -9,7 +9,7 @@ import type { FlowDeps } from './flows/context';
 import type { HandoffWaiters } from './flows/device';
 import { errorHandler } from './middleware/error-handler';
 import { canonicalHost } from './middleware/canonical-host';
-import { formBody } from './middleware/form-body';
+import { readFormBodies } from './middleware/form-body';
 import { clientAddress, httpsOnly } from './middleware/proxy';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps): Koa {
     cliDownload,
   };
 
-  const readForm = formBody(config.bodyLimitBytes);
+  const readForm = readFormBodies(config.bodyLimitBytes);
   // Scripts poll the token endpoint far more often than anything else is requested, so its
   // router comes right after the shared layers and reads its own form bodies.
   const token = tokenRouter({ ...flow, waiters, readForm });

@@ -54,7 +54,7 @@ export function pkceChallenge(verifier: string): string {
 
 /** RFC 8628 §6.1: consonants only, so codes never spell words and are easy to read aloud. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
-export const USER_CODE_LENGTH = 8;
+const USER_CODE_LENGTH = 8;
 
 export function generateUserCode(): string {
   let code = '';

@@ -128,13 +128,72 @@ export function unsupportedTokenType(message: string, opts?: OAuthErrorOptions):
   return new OAuthError(400, 'unsupported_token_type', message, opts);
 }
 
-/** RFC 6749 §5.2 has no 5xx code; Webex or the service failed in a way the script cannot fix. */
+/** RFC 6749 has no 5xx code: a failure the script cannot fix (shown only with `expose`). */
 export function serverError(
   status: 500 | 502,
   message: string,
-  opts?: OAuthErrorOptions,
+  opts?: HttpErrorOptions,
 ): OAuthError {
   return new OAuthError(status, 'server_error', message, opts);
+}
+
+export type StateProblem =
+  'missing' | 'used' | 'no_cookie' | 'mismatch' | 'replayed' | 'expired' | 'rejected';
+
+const STATE_TEXT: Record<StateProblem, { message: string; hint: string }> = {
+  missing: {
+    message: 'This page was opened without the sign-in details Webex normally sends back.',
+    hint: 'Start again from the home page rather than opening this address directly.',
+  },
+  used: {
+    message:
+      'This page was already used. Each sign-in finishes once, and its tokens are shown once and never stored, so reloading the page cannot show them again.',
+    hint: 'If you still need tokens, start a new sign-in from the home page.',
+  },
+  no_cookie: {
+    message:
+      'Your browser did not send back the cookie that ties this sign-in to it, so we cannot tell it was you who started it. Most often the sign-in was started at another address for this service than the one Webex sent you back to (such as 127.0.0.1 instead of localhost), or in another browser or a private window; blocked cookies do the same.',
+    hint: 'Open this service at its own address in this browser, allow cookies for it (they are only used during sign-in), then start again.',
+  },
+  mismatch: {
+    message:
+      'This sign-in was started in a different browser or profile than the one that finished it.',
+    hint: 'Start again, and finish the sign-in in the same browser window.',
+  },
+  replayed: {
+    message:
+      'This sign-in link has already been used. Each sign-in completes once, so reloading or going back to it cannot work.',
+    hint: 'If you need tokens again, start a new sign-in from the home page.',
+  },
+  expired: {
+    message:
+      'This sign-in took too long or was started in a tab that has been open for a while, so it expired.',
+    hint: 'Start again from the home page and finish within a few minutes.',
+  },
+  rejected: {
+    message:
+      'The details this service kept for this sign-in could not be verified, so it cannot be finished and nothing was issued.',
+    hint: 'Start again from the home page. If it keeps happening, tell the operators the time it happened.',
+  },
+};
+
+/** A sign-in whose `state` is missing, spent, expired or another browser's: start again. */
+export class StateError extends HttpError {
+  override name = 'StateError';
+  /** `publicUrl` names the service's own address in the no_cookie hint. */
+  constructor(
+    readonly problem: StateProblem,
+    publicUrl?: string,
+  ) {
+    const hint =
+      problem === 'no_cookie' && publicUrl
+        ? `Open ${publicUrl} in this browser (that exact address), allow cookies for it (they are only used during sign-in), then start again.`
+        : STATE_TEXT[problem].hint;
+    super(400, `state_${problem}`, STATE_TEXT[problem].message, {
+      title: 'This sign-in cannot be finished',
+      hint,
+    });
+  }
 }
 
 function defaultTitle(status: number): string {

@@ -4,9 +4,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type FlowKind = 'browser' | 'device';
-export type HandoffEvent = 'requested' | 'approved' | 'delivered' | 'expired' | 'denied';
-
 export interface Metrics {
   registry: Registry;
   flowsStarted: Counter<'kind'>;

@@ -27,7 +27,7 @@ export interface RevocationContext {
 }
 
 /** A script that gives up cancels its pending handoff (DESIGN.md, "Getting the CLI"). */
-export const deviceCodeRevoker: Revoker = {
+const deviceCodeRevoker: Revoker = {
   hints: ['device_code'],
   revoke: (deps, token, client) => cancelHandoff(deps, token, client),
 };

@@ -7,7 +7,7 @@ import { randomToken } from '../crypto';
  * forms (CSRF) to the browser that started them. HttpOnly, SameSite=Lax, and Secure with
  * the __Host- prefix when the service is served over HTTPS.
  */
-export function browserCookieName(config: AppConfig): string {
+function browserCookieName(config: AppConfig): string {
   return config.secure ? '__Host-wst_browser' : 'wst_browser';
 }
 

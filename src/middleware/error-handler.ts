@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { SealError } from '../crypto';
-import { HttpError, OAuthError, methodNotAllowed, notFound } from '../errors';
+import { HttpError, OAuthError, invalidGrant, methodNotAllowed, notFound } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { logAtDebug } from './request-log';
@@ -71,9 +71,7 @@ function sealedValueRejected(ctx: Koa.Context, err: SealError, logger: Logger): 
     'a sealed value in the store failed authentication; refused and discarded',
   );
   if (ctx.path.startsWith('/oauth2/')) {
-    return new OAuthError(
-      400,
-      'invalid_grant',
+    return invalidGrant(
       'The stored result for this device_code could not be verified, so it was discarded. Start a new device authorization.',
     );
   }
@@ -88,45 +86,15 @@ function sealedValueRejected(ctx: Koa.Context, err: SealError, logger: Logger): 
   );
 }
 
-/** Anything thrown becomes an HttpError; unknown errors are 500 and not exposed. */
-export function toHttpError(caught: unknown): HttpError {
+/**
+ * Anything thrown becomes an HttpError; unknown errors are 500 and not exposed. Koa's own 4xx
+ * errors (ctx.throw, a malformed URL) carry a status and are safe to answer as bad requests.
+ */
+function toHttpError(caught: unknown): HttpError {
   if (caught instanceof HttpError) return caught;
-  const e = caught as {
-    status?: number;
-    statusCode?: number;
-    expose?: boolean;
-    type?: string;
-    message?: string;
-    code?: unknown;
-  };
-  // zlib/brotli errors from a request body whose Content-Encoding does not match its bytes.
-  if (typeof e?.code === 'string' && /^(Z_|ERR__ERROR)/.test(e.code)) {
-    return new HttpError(
-      400,
-      'invalid_request',
-      'The request body could not be decompressed: it does not match its Content-Encoding.',
-      { hint: 'Send the body uncompressed, or with a matching Content-Encoding.' },
-    );
-  }
+  const e = caught as { status?: number; statusCode?: number } | undefined;
   const status = e?.status ?? e?.statusCode;
-  // Errors from koa/co-body (413 too large, 415, 400 malformed) carry a status and are safe.
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    if (status === 413) {
-      return new HttpError(
-        413,
-        'invalid_request',
-        'The request body is larger than this service accepts.',
-        { hint: 'Send only the documented parameters.' },
-      );
-    }
-    if (status === 415) {
-      return new HttpError(
-        415,
-        'invalid_request',
-        'The request body has a content type this endpoint does not accept.',
-        { hint: 'Send application/x-www-form-urlencoded.' },
-      );
-    }
     return new HttpError(
       status,
       'invalid_request',

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import querystring from 'node:querystring';
 import zlib from 'node:zlib';
 import type Koa from 'koa';
+import { HttpError } from '../errors';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
@@ -17,9 +18,43 @@ function parseForm(text: string): querystring.ParsedUrlQuery {
   return querystring.parse(text);
 }
 
-/** An error the error handler turns into a 4xx answer (it reads `status`, as for co-body's). */
-function bodyError(status: 400 | 413 | 415, message: string): Error {
-  return Object.assign(new Error(message), { status, expose: true });
+type BodyProblem = 'too_large' | 'aborted' | 'unreadable' | 'encoding' | 'undecodable';
+
+const BODY_PROBLEMS: Record<
+  BodyProblem,
+  { status: 400 | 413 | 415; message: string; hint: string }
+> = {
+  too_large: {
+    status: 413,
+    message: 'The request body is larger than this service accepts.',
+    hint: 'Send only the documented parameters.',
+  },
+  aborted: {
+    status: 400,
+    message: 'The request ended before its whole body arrived.',
+    hint: 'Send the request again.',
+  },
+  unreadable: {
+    status: 400,
+    message: 'The request body could not be read.',
+    hint: 'Send the request again.',
+  },
+  encoding: {
+    status: 415,
+    message: 'The request body uses a Content-Encoding this service does not read.',
+    hint: 'Send the body uncompressed, or compressed with gzip, deflate or br.',
+  },
+  undecodable: {
+    status: 400,
+    message: 'The request body could not be decompressed: it does not match its Content-Encoding.',
+    hint: 'Send the body uncompressed, or with a matching Content-Encoding.',
+  },
+};
+
+/** A body that cannot be read: a 4xx answer explained to whoever sent it. */
+function bodyError(problem: BodyProblem, cause?: unknown): HttpError {
+  const { status, message, hint } = BODY_PROBLEMS[problem];
+  return new HttpError(status, 'invalid_request', message, { hint, cause });
 }
 
 /**
@@ -28,7 +63,7 @@ function bodyError(status: 400 | 413 | 415, message: string): Error {
  */
 function readPlainBody(req: IncomingMessage, limit: number): Promise<string> {
   if (Number(req.headers['content-length']) > limit) {
-    return Promise.reject(bodyError(413, 'request entity too large'));
+    return Promise.reject(bodyError('too_large'));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -48,13 +83,13 @@ function readPlainBody(req: IncomingMessage, limit: number): Promise<string> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) finish(bodyError(413, 'request entity too large'));
+      if (size > limit) finish(bodyError('too_large'));
       else chunks.push(chunk);
     };
     const onEnd = () => finish();
-    const onError = () => finish(bodyError(400, 'request body could not be read'));
+    const onError = () => finish(bodyError('unreadable'));
     // Closed before its end: the client went away mid-body.
-    const onClose = () => finish(bodyError(400, 'request aborted'));
+    const onClose = () => finish(bodyError('aborted'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
@@ -96,7 +131,7 @@ function readCompressedBody(
   if (!inflate) {
     // Drain what the client sends so the 415 answer can be written on a healthy connection.
     req.resume();
-    return Promise.reject(bodyError(415, `unsupported Content-Encoding: ${encoding}`));
+    return Promise.reject(bodyError('encoding'));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -119,18 +154,18 @@ function readCompressedBody(
         resolve(Buffer.concat(chunks).toString('utf8'));
       }
     };
-    const onAborted = () => finish(bodyError(400, 'request aborted'));
+    const onAborted = () => finish(bodyError('aborted'));
     const onClose = () => {
-      if (!req.complete) finish(bodyError(400, 'request aborted'));
+      if (!req.complete) finish(bodyError('aborted'));
     };
-    const onReqError = () => finish(bodyError(400, 'request body could not be read'));
+    const onReqError = () => finish(bodyError('unreadable'));
     // Kept for the decompressor's whole life, also after `finish`: a zlib stream that emits
     // 'error' without a listener takes the process down.
-    inflate.on('error', (err) => finish(err));
+    inflate.on('error', (err) => finish(bodyError('undecodable', err)));
     inflate.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) finish(bodyError(413, 'request entity too large'));
+      if (size > limit) finish(bodyError('too_large'));
       else chunks.push(chunk);
     });
     inflate.on('end', () => finish());
@@ -144,14 +179,14 @@ function readCompressedBody(
 /**
  * Reads application/x-www-form-urlencoded bodies (the only kind any endpoint takes) into
  * ctx.request.body; bodies of other types are left unread and refused by the routes with a clear
- * message. Too large, undecodable or wrongly encoded bodies throw 4xx errors (zlib's own for a
- * body that does not match its Content-Encoding), which the error handler explains.
+ * message. Too large, aborted, undecodable or wrongly encoded bodies throw an HttpError (4xx)
+ * that says which.
  *
  * Parsed with Node's querystring instead of qs: OAuth parameters are flat by definition
  * (RFC 6749 §3.1), so qs's nesting and dot rules only added cost, and with type-is's media-type
  * parsing they were a visible share of every pending poll's CPU (figures in docs/BENCHMARKS.md).
  */
-export function formBody(limitBytes: number): Koa.Middleware {
+export function readFormBodies(limitBytes: number): Koa.Middleware {
   return function readForm(ctx, next) {
     const request = ctx.request as Koa.Request & { body?: unknown };
     if (request.body !== undefined) return next();

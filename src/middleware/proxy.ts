@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type Koa from 'koa';
 import type { AppConfig } from '../config';
-import { HttpError, OAuthError } from '../errors';
+import { HttpError, invalidRequest } from '../errors';
 
 /**
  * With TRUST_PROXY, the address the ingress appended to X-Forwarded-For becomes ctx.ip only
@@ -42,9 +42,7 @@ export function httpsOnly(
   return function requireHttps(ctx, next) {
     if (ctx.protocol === 'https' || PROBE_PATH.test(ctx.path)) return next();
     if (MACHINE_PATH.test(ctx.path)) {
-      throw new OAuthError(
-        400,
-        'invalid_request',
+      throw invalidRequest(
         `This endpoint is served over HTTPS only, and the request arrived over plain http. Use ${config.publicUrl} (see the server metadata); credentials sent over http should be considered exposed.`,
       );
     }

@@ -35,7 +35,7 @@ function helmetOptions(config: AppConfig): Readonly<HelmetOptions> {
  * (no nonces), and running helmet's dozen middleware functions on every request was a visible
  * share of a pending poll's CPU (docs/BENCHMARKS.md).
  */
-export function helmetHeaders(options: Readonly<HelmetOptions>): ReadonlyArray<[string, string]> {
+function helmetHeaders(options: Readonly<HelmetOptions>): ReadonlyArray<[string, string]> {
   const headers = new Map<string, string>();
   const recorder = {
     setHeader(name: string, value: string | number | readonly string[]) {

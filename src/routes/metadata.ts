@@ -8,7 +8,7 @@ import { TOKEN_EXCHANGE_GRANT } from '../flows/grants/exchange';
 import { CLI_DOWNLOAD_PATH } from './cli';
 import { DEVICE_AUTHORIZATION_PATH, REVOCATION_PATH, TOKEN_PATH } from './token';
 
-export const SERVICE_VERSION: string = (
+const SERVICE_VERSION: string = (
   JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
     version: string;
   }

@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { OAuthError } from '../errors';
+import { invalidClient, invalidRequest } from '../errors';
 import { isForm } from '../middleware/form-body';
 
 /** The parsed form body, or an empty object when there is none. */
@@ -18,11 +18,7 @@ export function single(params: Record<string, unknown>, name: string): string | 
   const value = params[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
-    throw new OAuthError(
-      400,
-      'invalid_request',
-      `The parameter "${name}" must be sent once, as a plain value.`,
-    );
+    throw invalidRequest(`The parameter "${name}" must be sent once, as a plain value.`);
   }
   return value;
 }
@@ -30,9 +26,7 @@ export function single(params: Record<string, unknown>, name: string): string | 
 /** Require a form-encoded POST, as RFC 6749 §3.2 and RFC 8628 §3.1 do. */
 export function requireForm(ctx: Koa.Context): Record<string, unknown> {
   if (!isForm(ctx)) {
-    throw new OAuthError(
-      400,
-      'invalid_request',
+    throw invalidRequest(
       'Send the parameters as application/x-www-form-urlencoded in a POST body.',
     );
   }
@@ -47,21 +41,13 @@ export function clientCredentials(ctx: Koa.Context, params: Record<string, unkno
   if (header) {
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (!m) {
-      throw new OAuthError(
-        401,
-        'invalid_client',
+      throw invalidClient(
         'Unsupported Authorization header: use HTTP Basic with the client id and secret.',
-        {
-          headers: { 'WWW-Authenticate': 'Basic realm="webex-scoped-tokens"' },
-        },
+        { basic: true },
       );
     }
     if (bodySecret !== undefined) {
-      throw new OAuthError(
-        400,
-        'invalid_request',
-        'Authenticate with HTTP Basic or client_secret, not both.',
-      );
+      throw invalidRequest('Authenticate with HTTP Basic or client_secret, not both.');
     }
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
@@ -75,9 +61,7 @@ export function clientCredentials(ctx: Koa.Context, params: Record<string, unkno
     const id = decode(colon < 0 ? decoded : decoded.slice(0, colon));
     const secret = colon < 0 ? '' : decode(decoded.slice(colon + 1));
     if (bodyId !== undefined && bodyId !== id) {
-      throw new OAuthError(
-        400,
-        'invalid_request',
+      throw invalidRequest(
         'client_id in the body differs from the one in the Authorization header.',
       );
     }

@@ -54,7 +54,7 @@ export type ScopeGroup =
   | 'Partner'
   | 'User';
 
-export const SCOPE_GROUPS: readonly ScopeGroup[] = [
+const SCOPE_GROUPS: readonly ScopeGroup[] = [
   'Admin',
   'Calling',
   'Devices & xAPI',
@@ -371,7 +371,7 @@ export const SCOPE_CATALOG: readonly ScopeInfo[] = [
 const BY_SCOPE = new Map(SCOPE_CATALOG.map((s) => [s.scope, s]));
 
 /** Scopes this service never asks for, whatever the configuration says. */
-export const FORBIDDEN_SCOPES: ReadonlySet<string> = new Set(['spark:all']);
+const FORBIDDEN_SCOPES: ReadonlySet<string> = new Set(['spark:all']);
 
 /** A well-formed Webex scope: `prefix:name`. */
 const SCOPE_SYNTAX = /^[a-z][a-z0-9-]{0,40}:[a-z][a-z0-9_]{0,80}$/i;
@@ -549,7 +549,7 @@ export function presetsFor(offered: readonly string[]): ScopePreset[] {
 }
 
 /** Scopes that let GET /people/me answer: Webex refuses it (403) without one of these. */
-export const PEOPLE_READING_SCOPES: ReadonlySet<string> = new Set([
+const PEOPLE_READING_SCOPES: ReadonlySet<string> = new Set([
   'spark:people_read',
   'spark-admin:people_read',
   'spark:all',

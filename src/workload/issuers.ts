@@ -1,6 +1,6 @@
 /**
  * The trusted OIDC issuers of CI jobs (`WORKLOAD_ISSUERS`) and the verification policy around
- * them. Pure: parses and validates the configured value; config.ts turns problems into one-line
+ * them. Pure: parses and validates the configured value; src/config/ turns problems into one-line
  * ConfigErrors naming the variable.
  */
 
@@ -22,7 +22,7 @@ export interface WorkloadPolicy {
   maxTokenAgeSeconds: number;
 }
 
-export const WORKLOAD_PRESETS: Readonly<Record<string, string>> = {
+const WORKLOAD_PRESETS: Readonly<Record<string, string>> = {
   github: 'https://token.actions.githubusercontent.com',
   gitlab: 'https://gitlab.com',
 };
@@ -31,7 +31,7 @@ export const WORKLOAD_PRESETS: Readonly<Record<string, string>> = {
  * Asymmetric algorithms only: with HS* the verification key would be a shared secret, and an
  * attacker could sign with the issuer's *public* key as the HMAC secret (algorithm confusion).
  */
-export const ASYMMETRIC_ALGORITHMS = [
+const ASYMMETRIC_ALGORITHMS = [
   'RS256',
   'RS384',
   'RS512',
@@ -49,7 +49,7 @@ export const DEFAULT_WORKLOAD_ALGORITHMS = 'RS256 ES256';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
-export class WorkloadConfigError extends Error {
+class WorkloadConfigError extends Error {
   override name = 'WorkloadConfigError';
 }
 
@@ -61,7 +61,7 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /** An issuer URL: https, or http on loopback (tests); no query, fragment or credentials. */
-export function checkIssuerUrl(value: string, what: string): void {
+function checkIssuerUrl(value: string, what: string): void {
   let url: URL;
   try {
     url = new URL(value);

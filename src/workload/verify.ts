@@ -18,7 +18,7 @@ import { DEFAULT_KEYS_OPTIONS, IssuerKeys, type FetchLike } from './keys';
 export type { FetchLike } from './keys';
 
 /** Clock difference tolerated between the issuer and this service, in seconds. */
-export const CLOCK_SKEW_SECONDS = 30;
+const CLOCK_SKEW_SECONDS = 30;
 
 /** Claims shown to the approving admin when the token carries them (DESIGN.md's list). */
 export const WORKLOAD_FACT_CLAIMS = [
@@ -95,7 +95,7 @@ export function hmacDigest(key: Buffer): (value: string) => string {
 }
 
 /** Store key of a used ID token; the digest binds issuer and jti so issuers cannot collide. */
-export function jtiStoreKey(digest: (value: string) => string, iss: string, jti: string): string {
+function jtiStoreKey(digest: (value: string) => string, iss: string, jti: string): string {
   return `workload:jti:${digest(`${iss}\n${jti}`)}`;
 }
 

@@ -401,7 +401,7 @@ test('every env var the chart sets is a key of the config schema', () => {
     const names = envNamesSet(render(c.args));
     assert.ok(names.length > 10, `${c.name}: suspiciously few env vars: ${names.join(' ')}`);
     const unknown = names.filter((n) => !known.has(n));
-    assert.deepEqual(unknown, [], `${c.name}: env names unknown to src/config.ts`);
+    assert.deepEqual(unknown, [], `${c.name}: env names unknown to src/config/`);
     assert.equal(new Set(names).size, names.length, `${c.name}: an env var is set twice`);
   }
 });

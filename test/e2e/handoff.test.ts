@@ -11,6 +11,7 @@ import { describeScope } from '../../src/webex/scopes';
 import { pollToken, requestHandoff } from '../helpers/admin';
 import { decideAtSandbox, launchBrowser, newContext } from '../helpers/browser';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { pollIntervalPassed } from '../helpers/time';
 
 const SCOPES = ['spark-admin:people_read', 'spark-admin:devices_read'];
 
@@ -25,8 +26,6 @@ afterAll(async () => {
   await browser?.close();
   await srv?.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('handoff: type the code, check the requester, approve, tokens delivered to the script', async () => {
   const auth = await requestHandoff(srv.url, { client_id: 'cli', scope: SCOPES.join(' ') });
@@ -94,7 +93,7 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
     'Approved; waiting for the script to pick the tokens up. It receives them on its next poll; you never see them here, and they are gone from this service once delivered.',
   );
 
-  await sleep(Math.max(0, polledAt + 1100 - Date.now()));
+  await pollIntervalPassed(polledAt);
   const tokens = await pollToken(srv.url, { device_code: deviceCode });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
   // The page follows the handoff without a reload (app.js polls its status endpoint).
@@ -106,7 +105,7 @@ test('handoff: type the code, check the requester, approve, tokens delivered to 
   assert.match(String(tokens.json.refresh_token), /^wst_rt_[A-Za-z0-9_-]{43}$/);
   assert.equal(tokens.json.scope, SCOPES.join(' '));
   assert.equal((await page.content()).includes(String(tokens.json.access_token)), false);
-  await sleep(1100);
+  await pollIntervalPassed();
   const again = await pollToken(srv.url, { device_code: deviceCode });
   assert.equal(again.json.error, 'invalid_grant', 'delivered exactly once');
   await context.close();

@@ -9,6 +9,7 @@ import { SCOPE_PRESETS } from '../../src/webex/scopes';
 import { pollToken, requestHandoff } from '../helpers/admin';
 import { decideAtSandbox, launchBrowser, newContext } from '../helpers/browser';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { pollIntervalPassed } from '../helpers/time';
 
 let browser: Browser;
 let srv: TestServer;
@@ -96,7 +97,7 @@ test('no JavaScript: approve a script through the verification forms', async () 
   await page.getByRole('button', { name: 'Approve and sign in with Webex' }).click();
   await decideAtSandbox(page, srv, 'accept');
   assert.equal(await page.locator('h1').textContent(), 'Approved for webex-token CLI');
-  await new Promise((r) => setTimeout(r, 1100));
+  await pollIntervalPassed();
   const tokens = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
   assert.match(String(tokens.json.access_token), /^SBX_AT_/);

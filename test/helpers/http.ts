@@ -102,3 +102,9 @@ export function forms(html: string): { action: string; fields: Record<string, st
     fields: formFields(m[2]!),
   }));
 }
+
+/** An HTTP Basic header for client credentials, form-encoded first as RFC 6749 §2.3.1 says. */
+export function basicAuth(id: string, secret: string): string {
+  const pair = `${encodeURIComponent(id)}:${encodeURIComponent(secret)}`;
+  return `Basic ${Buffer.from(pair).toString('base64')}`;
+}

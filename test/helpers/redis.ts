@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { until } from './time';
 
 export interface ProvidedRedis {
   url: string;
@@ -139,16 +140,14 @@ export class LocalRedisServer {
     process.once('exit', kill);
     child.once('exit', () => process.off('exit', kill));
     this.child = child;
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      try {
+    await until(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`);
         await assertReachable(this.url, 'local redis-server');
-        return;
-      } catch (err) {
-        if (Date.now() > deadline || child.exitCode !== null) throw err;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+        return true;
+      },
+      { what: `a local redis-server on ${this.url}`, everyMs: 50 },
+    );
   }
 
   async stop(): Promise<void> {

@@ -11,7 +11,7 @@ import type { CliDownloadSource } from '../../src/cli-download';
 import type { FlowDeps } from '../../src/flows/context';
 import { loadConfig, type AppConfig } from '../../src/config';
 import type { HandoffWaiters } from '../../src/flows/device';
-import { formBody } from '../../src/middleware/form-body';
+import { readFormBodies } from '../../src/middleware/form-body';
 import { REDACT_PATHS, type Logger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics';
 import { Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox';
@@ -87,7 +87,7 @@ export async function startSandbox(options: Partial<SandboxOptions> = {}): Promi
   });
   const app = new Koa();
   app.use(renderViews({ sandbox: true, cache: true }));
-  app.use(formBody(64 * 1024));
+  app.use(readFormBodies(64 * 1024));
   const router = sandbox.router('/v1');
   app.use(router.routes()).use(router.allowedMethods());
   const server = http.createServer(app.callback());

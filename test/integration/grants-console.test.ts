@@ -15,14 +15,15 @@ import { events, refresh } from '../helpers/grants';
 import { CookieBrowser, forms, type Page } from '../helpers/http';
 import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { skippingClock } from '../helpers/time';
 
 const ADA = 'ada.admin@sandbox.example';
 const UMA = 'uma.user@sandbox.example';
 
 let srv: TestServer;
 const pages: Page[] = [];
-/** Moves the service's clock (the flows' `now`) forward, for the session's expiry. */
-let clockOffsetMs = 0;
+/** The service's clock (the flows' `now`), moved forward for the session's expiry. */
+const clock = skippingClock();
 
 beforeAll(async () => {
   srv = await startTestServer({
@@ -32,7 +33,7 @@ beforeAll(async () => {
       RATE_LIMIT_STARTS: '1000',
     },
     sandboxOptions: { tokenPrefix: 'CONSOLETK' },
-    now: () => Date.now() + clockOffsetMs,
+    now: clock.now,
   });
 });
 afterAll(() => srv?.close());
@@ -227,10 +228,10 @@ describe('grants console over HTTP', () => {
   test('the session ends after 30 minutes', async () => {
     const ada = await signIn('accept');
     assert.match(ada.grants.body, /Sign out/);
-    clockOffsetMs = 29 * 60_000;
+    clock.advance(29 * 60_000);
     try {
       assert.match((await ada.browser.get(`${srv.url}/grants`)).body, /Sign out/);
-      clockOffsetMs = 31 * 60_000;
+      clock.advance(2 * 60_000);
       const later = await ada.browser.get(`${srv.url}/grants`);
       assert.match(later.body, /href="\/grants\/signin"/);
       const revoke = await ada.browser.post(`${srv.url}/grants/${grantIdOf(adaGrant)}/revoke`, {
@@ -238,7 +239,7 @@ describe('grants console over HTTP', () => {
       });
       assert.equal(revoke.status, 401, 'an expired session revokes nothing');
     } finally {
-      clockOffsetMs = 0;
+      clock.reset();
     }
     assert.equal((await getGrant(srv.flow, grantIdOf(adaGrant)))?.state, 'active');
   });

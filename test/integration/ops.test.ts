@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { startService, type RunningService } from '../../src/main';
 import { approveHandoff, decideAtSandbox, pollToken, requestHandoff } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
 import { freePort, sharedRedis, uniquePrefix, dumpPrefix } from '../helpers/redis';
 import { captureLogger, startTestServer, TEST_KEY, type TestServer } from '../helpers/server';
+import { spawnService } from '../helpers/process';
+import { pollIntervalPassed } from '../helpers/time';
 
 describe('health, readiness and metrics', () => {
   let srv: TestServer;
@@ -34,7 +34,7 @@ describe('health, readiness and metrics', () => {
     const auth = await requestHandoff(srv.url);
     await pollToken(srv.url, { device_code: String(auth.json.device_code) });
     await approveHandoff(srv.url, String(auth.json.user_code));
-    await new Promise((r) => setTimeout(r, 1000));
+    await pollIntervalPassed();
     const delivered = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
     assert.equal(delivered.status, 200);
     const res = await fetch(`${srv.url}/metrics`);
@@ -127,48 +127,17 @@ describe('graceful shutdown', () => {
 
 describe('SIGTERM on the real process', () => {
   test('a running service exits 0 on SIGTERM after answering its waiting poll', async () => {
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.resolve(__dirname, '../../src/main.ts')],
-      {
-        env: {
-          ...process.env,
-          NODE_ENV: 'test',
-          SANDBOX: 'true',
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          REDIS_URL: '',
-          LOG_LEVEL: 'info',
-          SHUTDOWN_GRACE_SECONDS: '5',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    );
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const service = await spawnService({ SHUTDOWN_GRACE_SECONDS: '5' });
+    const { child, url, exited } = service;
     const auth = await requestHandoff(url);
-    assert.equal(auth.status, 200, output);
+    assert.equal(auth.status, 200, service.output());
     const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
     await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGTERM');
     const answer = await waiting;
     assert.equal(answer.json.error, 'authorization_pending');
-    assert.equal(await exited, 0, output);
-    assert.match(output, /"event":"shutdown"/);
-    assert.match(output, /"event":"stopped"/);
+    assert.equal(await exited, 0, service.output());
+    assert.match(service.output(), /"event":"shutdown"/);
+    assert.match(service.output(), /"event":"stopped"/);
   });
 });

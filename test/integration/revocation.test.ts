@@ -16,7 +16,7 @@ import {
   pollToken,
   requestHandoff,
 } from '../helpers/admin';
-import { decodeEntities, forms } from '../helpers/http';
+import { basicAuth, decodeEntities, forms } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const text = (html: string) => decodeEntities(html.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ');
@@ -139,7 +139,7 @@ describe('cancelling a pending handoff (token_type_hint=device_code)', () => {
     const res = await revoke(
       { token: String(auth.json.device_code), token_type_hint: 'device_code' },
       {
-        authorization: `Basic ${Buffer.from('nightly:nightly-secret-0123456789abcdef').toString('base64')}`,
+        authorization: basicAuth('nightly', 'nightly-secret-0123456789abcdef'),
       },
     );
     assert.equal(res.status, 200);
@@ -173,7 +173,7 @@ describe('RFC 7009 answers', () => {
 
     const wrongSecret = await revoke(
       { token: 'x' },
-      { authorization: `Basic ${Buffer.from('nightly:wrong').toString('base64')}` },
+      { authorization: basicAuth('nightly', 'wrong') },
     );
     assert.equal(wrongSecret.status, 401);
     assert.equal(JSON.parse(wrongSecret.body).error, 'invalid_client');

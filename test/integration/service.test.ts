@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config';
 import { buildService, type ServiceOverrides } from '../../src/service';
 import { pollToken, requestHandoff } from '../helpers/admin';
 import { captureLogger, startTestServer } from '../helpers/server';
+import { fakeClock } from '../helpers/time';
 
 /** buildService's app on a loopback port; answers the status of GET `path`. */
 async function statusOf(overrides: ServiceOverrides, path: string): Promise<number> {
@@ -41,12 +42,12 @@ test('process metrics are collected unless defaultMetrics is false', async () =>
 });
 
 test('the flows run on the injected clock', async () => {
-  let now = Date.now();
-  const srv = await startTestServer({ store: 'memory', now: () => now });
+  const clock = fakeClock();
+  const srv = await startTestServer({ store: 'memory', now: clock.now });
   try {
     const auth = await requestHandoff(srv.url);
     assert.equal(auth.status, 200, JSON.stringify(auth.json));
-    now += (Number(auth.json.expires_in) + 1) * 1000;
+    clock.advance((Number(auth.json.expires_in) + 1) * 1000);
     const poll = await pollToken(srv.url, { device_code: String(auth.json.device_code) });
     assert.equal(poll.json.error, 'expired_token', JSON.stringify(poll.json));
   } finally {

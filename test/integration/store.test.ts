@@ -5,14 +5,13 @@ import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
 import { dumpPrefix, sharedRedis, uniquePrefix } from '../helpers/redis';
 import { storeContract } from '../store-contract';
+import { fakeClock } from '../helpers/time';
 
 storeContract('memory', async () => {
   // an injected clock: the TTL tests advance it instead of sleeping
-  let now = Date.now();
-  const store = new MemoryStore(() => now);
-  const elapse = async (ms: number) => {
-    now += ms;
-  };
+  const clock = fakeClock();
+  const store = new MemoryStore(clock.now);
+  const elapse = async (ms: number) => clock.advance(ms);
   return { store, cleanup: () => store.close(), elapse };
 });
 

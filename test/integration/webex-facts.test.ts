@@ -18,6 +18,7 @@ import {
 import { CookieBrowser, decodeEntities, forms } from '../helpers/http';
 import { deliveredTokens } from '../helpers/grants';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { pollIntervalPassed } from '../helpers/time';
 
 const ADMIN_ONLY = 'spark-admin:licenses_read';
 const text = (html: string) => decodeEntities(html.replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ');
@@ -250,7 +251,7 @@ describe('Webex rate limits and outages', () => {
       'authorization_pending',
     );
     assert.equal((await approveHandoff(srv.url, h.userCode)).status, 200);
-    await new Promise((r) => setTimeout(r, 1000));
+    await pollIntervalPassed();
     const tokens = await pollToken(srv.url, { device_code: h.deviceCode });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
   });
@@ -330,7 +331,7 @@ describe('errors on the redirect', () => {
     const h = await handoff(srv, 'spark-admin:people_read');
     const declined = await approveHandoff(srv.url, h.userCode, { decision: 'decline' });
     assert.equal(declined.status, 403);
-    await new Promise((r) => setTimeout(r, 1000));
+    await pollIntervalPassed();
     const poll = await pollToken(srv.url, { device_code: h.deviceCode });
     assert.equal(poll.json.error, 'access_denied');
   });

@@ -12,6 +12,7 @@ import {
 } from '../../src/workload/verify';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer';
 import { dumpPrefix, sharedRedis, uniquePrefix } from '../helpers/redis';
+import { fakeClock } from '../helpers/time';
 
 const AUDIENCE = 'https://tokens.example.test';
 
@@ -46,8 +47,8 @@ describe('workload ID-token verification', () => {
   let redisUrl: string;
   let prefix: string;
   /** The one clock of these tests, in milliseconds; the issuers mint from it too. */
-  let clockMs = Date.now();
-  const seconds = () => Math.floor(clockMs / 1000);
+  let clock = fakeClock();
+  const seconds = () => Math.floor(clock.now() / 1000);
   let fetched: string[] = [];
   let verifier: WorkloadVerifier;
 
@@ -70,7 +71,7 @@ describe('workload ID-token verification', () => {
       store,
       digest: hmacDigest(crypto.randomBytes(32)),
       fetch: countingFetch,
-      now: () => clockMs,
+      now: () => clock.now(),
     });
   }
 
@@ -91,7 +92,7 @@ describe('workload ID-token verification', () => {
   });
 
   beforeEach(() => {
-    clockMs = Date.now();
+    clock = fakeClock();
     fetched = [];
     github.failWith = undefined;
     github.discovery = {};
@@ -168,7 +169,7 @@ describe('workload ID-token verification', () => {
       store,
       digest,
       fetch: countingFetch,
-      now: () => clockMs,
+      now: () => clock.now(),
     });
     const b = createWorkloadVerifier({
       policy: {
@@ -179,7 +180,7 @@ describe('workload ID-token verification', () => {
       store,
       digest,
       fetch: countingFetch,
-      now: () => clockMs,
+      now: () => clock.now(),
     });
     const fresh = await github.mintGithub();
     await a.verify(fresh);
@@ -284,7 +285,7 @@ describe('workload ID-token verification', () => {
     assert.equal(github.hits.jwks, jwksBefore, 'second token served from the cache');
 
     await github.rotate();
-    clockMs += 31_000; // past the refetch cooldown
+    clock.advance(31_000); // past the refetch cooldown
     const rotated = await github.mintGithub();
     const result = await verifier.verify(rotated);
     assert.equal(result.issuerName, 'github');
@@ -300,7 +301,7 @@ describe('workload ID-token verification', () => {
       await refused(verifier.verify(token), 'unknown_key', token);
     }
     assert.equal(github.hits.jwks, jwksBefore, 'no refetch inside the cooldown');
-    clockMs += 31_000;
+    clock.advance(31_000);
     const token = await github.mintGithub({ key: rogue });
     await refused(verifier.verify(token), 'unknown_key', token);
     assert.equal(github.hits.jwks, jwksBefore + 1, 'one refetch after the cooldown');
@@ -321,7 +322,7 @@ describe('workload ID-token verification', () => {
   test('an outage after keys were fetched: cached keys keep serving, retried once per cooldown', async () => {
     await verifier.verify(await github.mintGithub());
     github.failWith = 503;
-    clockMs += 11 * 60_000; // past the JWKS cache lifetime
+    clock.advance(11 * 60_000); // past the JWKS cache lifetime
     const jwksBefore = github.hits.jwks;
     assert.equal((await verifier.verify(await github.mintGithub())).issuerName, 'github');
     assert.equal(github.hits.jwks, jwksBefore + 1, 'one refresh attempt');

@@ -7,15 +7,13 @@
  * with a 4xx and still be alive and healthy afterwards, with no fatal error logged.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import Koa from 'koa';
 import http from 'node:http';
-import { formBody } from '../../src/middleware/form-body';
-import { freePort } from '../helpers/redis';
+import { readFormBodies } from '../../src/middleware/form-body';
+import { spawnService, type ServiceProcess } from '../helpers/process';
 import { send } from './support';
 
 const LIMIT = 2048;
@@ -83,59 +81,34 @@ function abortMidBody(port: number, encoding: string, part: Buffer, declared: nu
 }
 
 describe('a real service process and hostile compressed bodies', () => {
-  let child: ChildProcess;
+  let service: ServiceProcess;
   let url = '';
   let port = 0;
-  let output = '';
-  let exitCode: number | null | undefined;
 
   beforeAll(async () => {
-    port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.resolve(__dirname, '../../src/main.ts')],
-      {
-        env: {
-          ...process.env,
-          NODE_ENV: 'test',
-          SANDBOX: 'true',
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          PUBLIC_URL: url,
-          REDIS_URL: '',
-          LOG_LEVEL: 'info',
-          BODY_LIMIT_BYTES: String(LIMIT),
-          SHUTDOWN_GRACE_SECONDS: '2',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child.on('exit', (code) => (exitCode = code));
-    // Ready when it logs "listening" (event-driven: no polling against a timer).
-    await new Promise<void>((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        output += d.toString();
-        if (output.includes('"event":"listening"')) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-      child.once('exit', (code) => reject(new Error(`the service exited (${code}):\n${output}`)));
+    service = await spawnService({
+      BODY_LIMIT_BYTES: String(LIMIT),
+      SHUTDOWN_GRACE_SECONDS: '2',
     });
+    url = service.url;
+    port = Number(new URL(url).port);
   });
 
   afterAll(async () => {
-    if (exitCode !== undefined) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    if (service.exitCode() !== undefined) return;
+    service.child.kill('SIGTERM');
+    await service.exited;
   });
 
   const alive = async (what: string) => {
-    assert.equal(exitCode, undefined, `the process died after ${what}:\n${output}`);
+    assert.equal(
+      service.exitCode(),
+      undefined,
+      `the process died after ${what}:\n${service.output()}`,
+    );
     const health = await send(`${url}/healthz`);
     assert.equal(health.status, 200, `healthy after ${what}`);
-    assert.doesNotMatch(output, /fatal_error|uncaughtException|unexpected end of file/);
+    assert.doesNotMatch(service.output(), /fatal_error|uncaughtException|unexpected end of file/);
   };
 
   for (const encoding of ENCODINGS) {
@@ -182,7 +155,7 @@ describe('a real service process and hostile compressed bodies', () => {
   });
 });
 
-describe('formBody settles on every outcome (no reader left hanging)', () => {
+describe('readFormBodies settles on every outcome (no reader left hanging)', () => {
   test('an aborted compressed upload rejects with 400, and nothing is emitted later', async () => {
     const outcomes: string[] = [];
     let settled!: () => void;
@@ -198,7 +171,7 @@ describe('formBody settles on every outcome (no reader left hanging)', () => {
       }
       settled();
     });
-    app.use(formBody(LIMIT));
+    app.use(readFormBodies(LIMIT));
     app.use((ctx) => (ctx.body = 'ok'));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -207,7 +180,7 @@ describe('formBody settles on every outcome (no reader left hanging)', () => {
       const body = zlib.gzipSync(Buffer.from('client_id=cli'));
       await abortMidBody(p, 'gzip', body.subarray(0, 5), body.length);
       await done;
-      assert.deepEqual(outcomes, ['400: request aborted']);
+      assert.deepEqual(outcomes, ['400: The request ended before its whole body arrived.']);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

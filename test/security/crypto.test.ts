@@ -31,7 +31,8 @@ import {
   type RunningSandbox,
   type TestServer,
 } from '../helpers/server';
-import { DEVICE_GRANT, postForm, sleep } from './support';
+import { DEVICE_GRANT, postForm } from './support';
+import { pollIntervalPassed } from '../helpers/time';
 
 const KEY_A = TEST_KEY;
 const KEY_B = crypto.randomBytes(32).toString('base64');
@@ -132,7 +133,7 @@ describe('tampered ciphertext fails closed', () => {
     test(`poll with ${what} in the stored result: 400 invalid_grant, no tokens, entry gone, no 500 after`, async () => {
       const { deviceCode, resultKey } = await approved(a);
       const original = await rewrite(resultKey, tamper);
-      await sleep(800);
+      await pollIntervalPassed();
       const first = await poll(a, deviceCode);
       assert.equal(first.status, 400, first.body);
       const body = JSON.parse(first.body) as Record<string, string>;
@@ -140,7 +141,7 @@ describe('tampered ciphertext fails closed', () => {
       assert.equal(body.access_token, undefined);
       assert.doesNotMatch(first.body, /INJECTED|SBX_/);
       assert.equal(await redis.exists(resultKey), 0, 'the refused value is not kept');
-      await sleep(800);
+      await pollIntervalPassed();
       const again = await poll(a, deviceCode);
       assert.equal(again.status, 400, again.body);
       assert.equal(JSON.parse(again.body).error, 'invalid_grant');
@@ -158,7 +159,7 @@ describe('tampered ciphertext fails closed', () => {
     const y = await approved(a);
     const xSealed = (await redis.get(x.resultKey))!;
     await rewrite(y.resultKey, () => xSealed);
-    await sleep(800);
+    await pollIntervalPassed();
     const res = await poll(a, y.deviceCode);
     assert.equal(res.status, 400);
     assert.equal(JSON.parse(res.body).error, 'invalid_grant');
@@ -226,7 +227,7 @@ describe('key rotation', () => {
   test('TOKEN_ENCRYPTION_KEY="new,old": a replica with it delivers values sealed with old, and seals with new', async () => {
     const oldSealed = await approved(a);
     assert.equal((await redis.get(oldSealed.resultKey))!.split('.')[1], keyId(KEY_A));
-    await sleep(800);
+    await pollIntervalPassed();
     const delivered = await poll(b, oldSealed.deviceCode);
     assert.equal(delivered.status, 200, delivered.body);
     assert.match(String(JSON.parse(delivered.body).access_token), /^SBX_AT_/);
@@ -237,7 +238,7 @@ describe('key rotation', () => {
       keyId(KEY_B),
       'sealed with the new key',
     );
-    await sleep(800);
+    await pollIntervalPassed();
     // A replica that only has the old key cannot open it: it fails closed.
     const refused = await poll(a, newSealed.deviceCode);
     assert.equal(refused.status, 400);

@@ -9,6 +9,7 @@ import { decideAtSandbox } from '../helpers/admin';
 import { CookieBrowser } from '../helpers/http';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { DEVICE_GRANT, approvalFields, parseCsp, postForm, send } from './support';
+import { pollIntervalPassed } from '../helpers/time';
 
 let srv: TestServer;
 let https: TestServer;
@@ -176,7 +177,7 @@ describe('security headers', () => {
     assert.equal(done.status, 200, done.body.slice(0, 300));
     seen.push({ name: 'callback page (code in URL)', headers: done.headers });
 
-    await new Promise((r) => setTimeout(r, 1000));
+    await pollIntervalPassed();
     const tokens = await postForm(`${srv.url}/oauth2/token`, {
       grant_type: DEVICE_GRANT,
       client_id: 'cli',

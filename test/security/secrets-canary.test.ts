@@ -8,17 +8,15 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, test } from '@jest/globals';
 import { createLogger, redactUrl } from '../../src/logger';
-import { CookieBrowser, forms, type Page } from '../helpers/http';
+import { CookieBrowser, basicAuth, forms, type Page } from '../helpers/http';
 import { dumpPrefix } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { DEVICE_GRANT, postForm, send, sleep } from './support';
+import { DEVICE_GRANT, postForm, send } from './support';
+import { pollIntervalPassed } from '../helpers/time';
 
 const TOKEN_PREFIX = 'CANARYTOKENzq';
 const CLIENT_SECRET = 'CANARY-integration-secret-7f3k2';
 const DEVICE_SECRET = 'CANARY-device-client-secret-9x8w7';
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-
 /** Everything the app sent out that must stay clean, with what it may legitimately carry. */
 interface Exposure {
   where: string;
@@ -90,7 +88,7 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   const auth = await postForm(
     `${srv.url}/oauth2/device_authorization`,
     { scope: 'spark-admin:people_read' },
-    { authorization: basic('ci', DEVICE_SECRET), 'user-agent': 'canary-script/1.0' },
+    { authorization: basicAuth('ci', DEVICE_SECRET), 'user-agent': 'canary-script/1.0' },
   );
   assert.equal(auth.status, 200, auth.body);
   const handoff = JSON.parse(auth.body) as Record<string, string>;
@@ -109,7 +107,7 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   );
   exposures.push({ where: 'pending poll', text: pending.body });
   const wrongSecret = await postForm(`${srv.url}/oauth2/token`, pollBody(), {
-    authorization: basic('ci', `${DEVICE_SECRET}-wrong`),
+    authorization: basicAuth('ci', `${DEVICE_SECRET}-wrong`),
   });
   assert.equal(wrongSecret.status, 401);
   exposures.push({
@@ -138,9 +136,9 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   secrets.add(new URL(back2.location!).searchParams.get('code')!);
   const donePage = await admin.get(back2.location!);
   assert.match(donePage.body, /Approved for/);
-  await sleep(800);
+  await pollIntervalPassed();
   const delivered = await postForm(`${srv.url}/oauth2/token`, pollBody(), {
-    authorization: basic('ci', DEVICE_SECRET),
+    authorization: basicAuth('ci', DEVICE_SECRET),
   });
   assert.equal(delivered.status, 200, delivered.body);
   const tokens = JSON.parse(delivered.body) as Record<string, string>;
@@ -148,9 +146,9 @@ test('no token, secret, state, code, device/user code or cookie value leaks anyw
   // The service's own refresh token is as secret as Webex's (which it keeps sealed).
   assert.match(tokens.refresh_token!, /^wst_rt_/);
   secrets.add(tokens.refresh_token!);
-  await sleep(800);
+  await pollIntervalPassed();
   const again = await postForm(`${srv.url}/oauth2/token`, pollBody(), {
-    authorization: basic('ci', DEVICE_SECRET),
+    authorization: basicAuth('ci', DEVICE_SECRET),
   });
   assert.equal(JSON.parse(again.body).error, 'invalid_grant', 'delivered exactly once');
   exposures.push({ where: 'second delivery attempt', text: again.body });

@@ -9,6 +9,7 @@ import { CookieBrowser } from '../helpers/http';
 import { startLocalRedis, type LocalRedisServer } from '../helpers/redis';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { DEVICE_GRANT, csrfFor, postForm, send, sleep, watchProcess } from './support';
+import { until } from '../helpers/time';
 
 let redis: LocalRedisServer;
 let srv: TestServer;
@@ -29,12 +30,11 @@ const FAST_MS = 2000;
 
 async function waitReady(timeoutMs: number): Promise<number> {
   const t0 = Date.now();
-  for (;;) {
-    const r = await send(`${srv.url}/readyz`).catch(() => ({ status: 0 }));
-    if (r.status === 200) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`not ready again within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+  await until(
+    async () => (await send(`${srv.url}/readyz`).catch(() => ({ status: 0 }))).status === 200,
+    { what: '/readyz to answer 200 again', timeoutMs, everyMs: 100 },
+  );
+  return Date.now() - t0;
 }
 
 test('Redis stopped mid-run: quick 503s, readiness fails, liveness passes; it heals by itself', async () => {

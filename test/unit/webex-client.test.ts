@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from '@jest/globals';
 import { OAuthError, UpstreamError } from '../../src/errors';
-import { WebexClient, webexErrorDetail } from '../../src/webex/client';
+import { webexErrorDetail } from '../../src/webex/answers';
+import { WebexClient } from '../../src/webex/client';
 import { orgApiId } from '../../src/webex/org-id';
 
 function clientAnswering(status: number, body: unknown, headers: Record<string, string> = {}) {

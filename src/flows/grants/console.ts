@@ -28,7 +28,7 @@ const sessionKey = (deps: FlowDeps, id: string) =>
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
-export function isSessionId(id: string | undefined): id is string {
+function isSessionId(id: string | undefined): id is string {
   return typeof id === 'string' && SESSION_ID.test(id);
 }
 

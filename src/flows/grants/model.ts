@@ -58,23 +58,25 @@ export interface GrantRecord {
   webex: SealedWebexTokens | null;
 }
 
+/** The fields a grant shows as they are kept: the console (and the audit) may see these. */
+type ShownAsKept =
+  | 'id'
+  | 'mode'
+  | 'scopes'
+  | 'approver'
+  | 'requester'
+  | 'createdAt'
+  | 'lastUsedAt'
+  | 'lastUsedFrom'
+  | 'useCount'
+  | 'state'
+  | 'revoked'
+  | 'expiresAt';
+
 /** A grant as the console (and the audit) may show it: no token, no digest. */
-export interface GrantView {
-  id: string;
-  mode: 'managed' | 'webex';
+export type GrantView = Pick<GrantRecord, ShownAsKept> & {
   client: { id: string; name: string };
-  scopes: string[];
-  approver: { name: string | null; email: string | null; orgId: string | null };
-  requester: { address: string; userAgent: string; workload: WorkloadBinding | null };
-  createdAt: number;
-  lastUsedAt: number | null;
-  lastUsedFrom: string | null;
-  useCount: number;
-  state: 'active' | 'revoked';
-  revoked: { at: number; by: GrantActor; reason: RevokeReason } | null;
-  /** When the grant ends unless refreshed before (active grants only; revoked ones are kept a while). */
-  expiresAt: number;
-}
+};
 
 export function toView(record: GrantRecord): GrantView {
   return {
