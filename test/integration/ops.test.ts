@@ -6,7 +6,7 @@ import { CookieBrowser } from '../helpers/http';
 import { freePort, sharedRedis, uniquePrefix, dumpPrefix } from '../helpers/redis';
 import { captureLogger, startTestServer, TEST_KEY, type TestServer } from '../helpers/server';
 import { spawnService } from '../helpers/process';
-import { pollIntervalPassed } from '../helpers/time';
+import { pollIntervalPassed, until } from '../helpers/time';
 
 describe('health, readiness and metrics', () => {
   let srv: TestServer;
@@ -107,7 +107,7 @@ describe('graceful shutdown', () => {
     assert.equal(auth.status, 200);
     const started = Date.now();
     const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
-    await new Promise((r) => setTimeout(r, 300));
+    await pollIsHeld(`http://127.0.0.1:${metricsPort}/metrics`);
     await service.shutdown();
     const answer = await waiting;
     assert.equal(answer.status, 400);
@@ -132,7 +132,7 @@ describe('SIGTERM on the real process', () => {
     const auth = await requestHandoff(url);
     assert.equal(auth.status, 200, service.output());
     const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
-    await new Promise((r) => setTimeout(r, 300));
+    await pollIsHeld(`${url}/metrics`);
     child.kill('SIGTERM');
     const answer = await waiting;
     assert.equal(answer.json.error, 'authorization_pending');
@@ -141,3 +141,12 @@ describe('SIGTERM on the real process', () => {
     assert.match(service.output(), /"event":"stopped"/);
   });
 });
+
+/** Resolves once the service reports one poll held open (wst_polls_waiting), so a stop finds it waiting. */
+function pollIsHeld(metricsUrl: string): Promise<unknown> {
+  return until(async () => /^wst_polls_waiting 1$/m.test(await (await fetch(metricsUrl)).text()), {
+    what: 'the service to hold the poll (wst_polls_waiting 1)',
+    timeoutMs: 30_000,
+    everyMs: 50,
+  });
+}
