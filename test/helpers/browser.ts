@@ -64,8 +64,10 @@ export async function newContext(
 ): Promise<BrowserContext> {
   const { srv, ...options } = opts;
   const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', ...options });
-  context.setDefaultTimeout(10_000);
-  context.setDefaultNavigationTimeout(10_000);
+  // Generous for a loaded machine (two suites on two cores): a page that never comes still
+  // fails well inside the e2e project's 180 s per test.
+  context.setDefaultTimeout(30_000);
+  context.setDefaultNavigationTimeout(30_000);
   if (srv) {
     await context.route(`${srv.sandboxUrl}/static/**`, async (route) => {
       const url = new URL(route.request().url());
