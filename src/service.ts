@@ -164,6 +164,11 @@ async function buildStore(
           { event: 'redis_wait_short', detail },
           'A durable write was not confirmed by the replicas in time; it stands on the master only until they catch up.',
         );
+      else if (event === 'restart')
+        logger.warn(
+          { event: 'redis_restart' },
+          'A Redis connection had stopped reconnecting by itself (a failover during a reconnect attempt); starting it again.',
+        );
       else logger.info({ event: `redis_${event}` }, `Redis connection ${event}`);
     },
   });

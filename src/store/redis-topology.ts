@@ -51,6 +51,9 @@ function tlsOptions(opts: TopologyOptions): ConnectionOptions {
   return opts.tlsCaFile ? { ca: fs.readFileSync(opts.tlsCaFile) } : {};
 }
 
+/** Delay before reconnect attempt `times` (from 1): 100 ms more each time, at most 2 s. */
+export const reconnectDelayMs = (times: number): number => Math.min(times * 100, 2000);
+
 /**
  * Options every connection shares: fail fast while disconnected (no offline queue), time out,
  * and keep reconnecting forever with a backoff capped at 2 s, so an outage or a failover heals
@@ -62,7 +65,7 @@ export function baseOptions(commandTimeoutMs: number): RedisOptions {
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 2000),
     maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
+    retryStrategy: reconnectDelayMs,
     // A master demoted to replica answers READONLY: reconnect, which finds the new master.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
@@ -101,7 +104,7 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       // Learn about a promotion from the sentinels' +switch-master, not only from a dead socket.
       failoverDetector: true,
-      sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
+      sentinelRetryStrategy: reconnectDelayMs,
     });
   }
   const seeds = parseSeeds(opts.url);
@@ -123,7 +126,7 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: Math.max(opts.commandTimeoutMs, 1000),
     slotsRefreshInterval: 2000,
-    clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+    clusterRetryStrategy: reconnectDelayMs,
     // Nodes announce IP addresses: with TLS, keep checking the certificate against the seed's
     // host name rather than resolving it away.
     ...(first.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
@@ -132,6 +135,34 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
     seeds.map(({ host, port }) => ({ host, port })),
     clusterOptions,
   );
+}
+
+/**
+ * Starts a connection again when ioredis has given it up for good (status 'end') although
+ * nobody closed it; `closing` says whether we did. ioredis 5 does that in sentinel mode when
+ * its failover detector hears `+switch-master` while the connection is between asking a
+ * sentinel for the master and connecting to it: the detector marks the connector closed, the
+ * attempt under way then fails with "Connection is closed." and the client ends without
+ * consulting its retryStrategy again. After a master dies, every connection loops through such
+ * attempts until the promotion, so the switch lands inside one now and then, and that instance
+ * would answer 503 until restarted (docs/redis-topologies.md, "During a failover").
+ */
+export function restartWhenGivenUp(
+  conn: Redis,
+  closing: () => boolean,
+  onRestart: () => void,
+): void {
+  let attempts = 0;
+  conn.on('ready', () => (attempts = 0));
+  conn.on('end', () => {
+    if (closing()) return;
+    setTimeout(() => {
+      if (closing() || conn.status !== 'end') return;
+      onRestart();
+      // A failure here comes back as another 'end' (and another try) or as a normal reconnect.
+      conn.connect().catch(() => undefined);
+    }, reconnectDelayMs(++attempts)).unref();
+  });
 }
 
 /** One log-friendly sentence naming what was reached: never a password. */

@@ -4,6 +4,7 @@ import {
   connect,
   describeTopology,
   keySlot,
+  restartWhenGivenUp,
   type RedisClient,
   type TopologyOptions,
 } from './redis-topology';
@@ -17,7 +18,7 @@ export interface RedisStoreOptions extends TopologyOptions {
   waitTimeoutMs?: number;
   /** Told about connection state changes (never about values). */
   onEvent?: (
-    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed',
+    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed' | 'restart',
     detail?: string,
   ) => void;
 }
@@ -89,6 +90,7 @@ export class RedisStore implements Store {
   /** Commands sent and not yet answered, and whether this turn's writes are being held. */
   private inFlight = 0;
   private corked = false;
+  private closing = false;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = connect(options) as ClientWithScripts;
@@ -105,6 +107,13 @@ export class RedisStore implements Store {
     // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
     conn.on('error', (err: Error) => this.options.onEvent?.('error', err.message));
     conn.on('close', () => this.options.onEvent?.('close'));
+    if (conn instanceof Redis) {
+      restartWhenGivenUp(
+        conn,
+        () => this.closing,
+        () => this.options.onEvent?.('restart'),
+      );
+    }
   }
 
   /** Which topology the store reached, for the startup log line. */
@@ -456,6 +465,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
     this.client.disconnect();
     this.subscriber?.disconnect();
