@@ -47,7 +47,7 @@ export function parseSeeds(url: string, defaultPort = 6379): Seed[] {
     });
 }
 
-function tlsOptions(opts: TopologyOptions): ConnectionOptions {
+export function tlsOptions(opts: TopologyOptions): ConnectionOptions {
   return opts.tlsCaFile ? { ca: fs.readFileSync(opts.tlsCaFile) } : {};
 }
 
@@ -102,8 +102,7 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
       password: opts.password || first.password,
       sentinelPassword: opts.sentinelPassword || undefined,
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
-      // Learn about a promotion from the sentinels' +switch-master, not only from a dead socket.
-      failoverDetector: true,
+      // Not ioredis' failoverDetector: sentinel-failover.ts follows +switch-master instead.
       sentinelRetryStrategy: reconnectDelayMs,
     });
   }
@@ -135,34 +134,6 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
     seeds.map(({ host, port }) => ({ host, port })),
     clusterOptions,
   );
-}
-
-/**
- * Starts a connection again when ioredis has given it up for good (status 'end') although
- * nobody closed it; `closing` says whether we did. ioredis 5 does that in sentinel mode when
- * its failover detector hears `+switch-master` while the connection is between asking a
- * sentinel for the master and connecting to it: the detector marks the connector closed, the
- * attempt under way then fails with "Connection is closed." and the client ends without
- * consulting its retryStrategy again. After a master dies, every connection loops through such
- * attempts until the promotion, so the switch lands inside one now and then, and that instance
- * would answer 503 until restarted (docs/redis-topologies.md, "During a failover").
- */
-export function restartWhenGivenUp(
-  conn: Redis,
-  closing: () => boolean,
-  onRestart: () => void,
-): void {
-  let attempts = 0;
-  conn.on('ready', () => (attempts = 0));
-  conn.on('end', () => {
-    if (closing()) return;
-    setTimeout(() => {
-      if (closing() || conn.status !== 'end') return;
-      onRestart();
-      // A failure here comes back as another 'end' (and another try) or as a normal reconnect.
-      conn.connect().catch(() => undefined);
-    }, reconnectDelayMs(++attempts)).unref();
-  });
 }
 
 /** One log-friendly sentence naming what was reached: never a password. */

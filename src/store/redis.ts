@@ -4,10 +4,10 @@ import {
   connect,
   describeTopology,
   keySlot,
-  restartWhenGivenUp,
   type RedisClient,
   type TopologyOptions,
 } from './redis-topology';
+import { followSentinelFailovers } from './sentinel-failover';
 import type { GateSpec, Store, WriteOptions } from './store';
 
 export interface RedisStoreOptions extends TopologyOptions {
@@ -18,7 +18,7 @@ export interface RedisStoreOptions extends TopologyOptions {
   waitTimeoutMs?: number;
   /** Told about connection state changes (never about values). */
   onEvent?: (
-    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed' | 'restart',
+    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed' | 'master_switched',
     detail?: string,
   ) => void;
 }
@@ -90,7 +90,7 @@ export class RedisStore implements Store {
   /** Commands sent and not yet answered, and whether this turn's writes are being held. */
   private inFlight = 0;
   private corked = false;
-  private closing = false;
+  private readonly stopFollowingFailovers: (() => void) | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = connect(options) as ClientWithScripts;
@@ -100,6 +100,13 @@ export class RedisStore implements Store {
     this.client.defineCommand('wstSetAdd', { numberOfKeys: 1, lua: SET_ADD_SCRIPT });
     this.client.defineCommand('wstSetMembers', { numberOfKeys: 1, lua: SET_MEMBERS_SCRIPT });
     this.watch(this.client);
+    if (options.mode === 'sentinel') {
+      this.stopFollowingFailovers = followSentinelFailovers(
+        options,
+        () => [this.client as Redis, this.subscriber as Redis | undefined],
+        (master) => this.options.onEvent?.('master_switched', master),
+      );
+    }
   }
 
   private watch(conn: RedisClient): void {
@@ -107,13 +114,6 @@ export class RedisStore implements Store {
     // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
     conn.on('error', (err: Error) => this.options.onEvent?.('error', err.message));
     conn.on('close', () => this.options.onEvent?.('close'));
-    if (conn instanceof Redis) {
-      restartWhenGivenUp(
-        conn,
-        () => this.closing,
-        () => this.options.onEvent?.('restart'),
-      );
-    }
   }
 
   /** Which topology the store reached, for the startup log line. */
@@ -465,7 +465,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
+    this.stopFollowingFailovers?.();
     await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
     this.client.disconnect();
     this.subscriber?.disconnect();

@@ -81,7 +81,7 @@ export class CuttableProxy {
 }
 
 export class FakeSentinel {
-  /** Connections subscribed to `+switch-master` (ioredis' failover detectors). */
+  /** Connections subscribed to `+switch-master` (the store's failover followers). */
   readonly subscribers = new Set<net.Socket>();
   /** Answers to `SENTINEL get-master-addr-by-name` held back while `holding`. */
   readonly held: (() => void)[] = [];
@@ -131,13 +131,20 @@ export class FakeSentinel {
     }
   }
 
-  /** Announces a failover of this group's master (to the same address: only the event counts). */
-  switchMaster(): void {
+  /**
+   * Announces a failover of this group's master to `to` (by default the address it names
+   * already: a late announcement of the failover clients have followed). Resolves once the
+   * announcement is handed to the operating system for every subscriber.
+   */
+  switchMaster(to: { host: string; port: number } = this.master): Promise<void> {
     const { host, port } = this.master;
-    const payload = `${this.name} ${host} ${port} ${host} ${port}`;
-    for (const socket of this.subscribers) {
-      socket.write(encode(['message', '+switch-master', payload]));
-    }
+    const payload = `${this.name} ${host} ${port} ${to.host} ${to.port}`;
+    const message = encode(['message', '+switch-master', payload]);
+    return Promise.all(
+      [...this.subscribers].map(
+        (socket) => new Promise<void>((resolve) => socket.write(message, () => resolve())),
+      ),
+    ).then(() => undefined);
   }
 
   release(): void {
