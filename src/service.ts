@@ -165,6 +165,11 @@ async function buildStore(
           { event: 'redis_wait_short', detail },
           'A durable write was not confirmed by the replicas in time; it stands on the master only until they catch up.',
         );
+      else if (event === 'master_switched')
+        logger.info(
+          { event: 'redis_master_switched', master: detail },
+          'A sentinel announced a new Redis master: moving a connection to it.',
+        );
       else logger.info({ event: `redis_${event}` }, `Redis connection ${event}`);
     },
   });

@@ -47,9 +47,12 @@ export function parseSeeds(url: string, defaultPort = 6379): Seed[] {
     });
 }
 
-function tlsOptions(opts: TopologyOptions): ConnectionOptions {
+export function tlsOptions(opts: TopologyOptions): ConnectionOptions {
   return opts.tlsCaFile ? { ca: fs.readFileSync(opts.tlsCaFile) } : {};
 }
+
+/** Delay before reconnect attempt `times` (from 1): 100 ms more each time, at most 2 s. */
+export const reconnectDelayMs = (times: number): number => Math.min(times * 100, 2000);
 
 /**
  * Options every connection shares: fail fast while disconnected (no offline queue), time out,
@@ -62,7 +65,7 @@ export function baseOptions(commandTimeoutMs: number): RedisOptions {
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 2000),
     maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
+    retryStrategy: reconnectDelayMs,
     // A master demoted to replica answers READONLY: reconnect, which finds the new master.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
@@ -99,9 +102,8 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
       password: opts.password || first.password,
       sentinelPassword: opts.sentinelPassword || undefined,
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
-      // Learn about a promotion from the sentinels' +switch-master, not only from a dead socket.
-      failoverDetector: true,
-      sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
+      // Not ioredis' failoverDetector: sentinel-failover.ts follows +switch-master instead.
+      sentinelRetryStrategy: reconnectDelayMs,
     });
   }
   const seeds = parseSeeds(opts.url);
@@ -123,7 +125,7 @@ export function connect(opts: TopologyOptions, extra: RedisOptions = {}): RedisC
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: Math.max(opts.commandTimeoutMs, 1000),
     slotsRefreshInterval: 2000,
-    clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+    clusterRetryStrategy: reconnectDelayMs,
     // Nodes announce IP addresses: with TLS, keep checking the certificate against the seed's
     // host name rather than resolving it away.
     ...(first.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),

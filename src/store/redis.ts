@@ -7,6 +7,7 @@ import {
   type RedisClient,
   type TopologyOptions,
 } from './redis-topology';
+import { followSentinelFailovers } from './sentinel-failover';
 import type { GateSpec, Store, WriteOptions } from './store';
 
 export interface RedisStoreOptions extends TopologyOptions {
@@ -17,7 +18,7 @@ export interface RedisStoreOptions extends TopologyOptions {
   waitTimeoutMs?: number;
   /** Told about connection state changes (never about values). */
   onEvent?: (
-    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed',
+    event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed' | 'master_switched',
     detail?: string,
   ) => void;
 }
@@ -89,6 +90,7 @@ export class RedisStore implements Store {
   /** Commands sent and not yet answered, and whether this turn's writes are being held. */
   private inFlight = 0;
   private corked = false;
+  private readonly stopFollowingFailovers: (() => void) | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = connect(options) as ClientWithScripts;
@@ -98,6 +100,13 @@ export class RedisStore implements Store {
     this.client.defineCommand('wstSetAdd', { numberOfKeys: 1, lua: SET_ADD_SCRIPT });
     this.client.defineCommand('wstSetMembers', { numberOfKeys: 1, lua: SET_MEMBERS_SCRIPT });
     this.watch(this.client);
+    if (options.mode === 'sentinel') {
+      this.stopFollowingFailovers = followSentinelFailovers(
+        options,
+        () => [this.client as Redis, this.subscriber as Redis | undefined],
+        (master) => this.options.onEvent?.('master_switched', master),
+      );
+    }
   }
 
   private watch(conn: RedisClient): void {
@@ -456,6 +465,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.stopFollowingFailovers?.();
     await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
     this.client.disconnect();
     this.subscriber?.disconnect();

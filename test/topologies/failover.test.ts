@@ -181,6 +181,20 @@ function traffic({ a, b }: Instances) {
   };
 }
 
+/**
+ * Runs `during` under traffic and returns every answer. The traffic stops however `during`
+ * ends: left running after a failure, its loops would keep Jest from ever exiting.
+ */
+async function underTraffic(i: Instances, during: () => Promise<void>): Promise<Probe[]> {
+  const load = traffic(i);
+  try {
+    await during();
+  } finally {
+    await load.stop();
+  }
+  return load.answers;
+}
+
 function assertCalmFailover(answers: Probe[], label: string): void {
   const quick = (x: Probe) => x.ms <= 3000;
   const fine = (x: Probe) =>
@@ -247,13 +261,15 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
       });
       assert.ok(holdsApproval > 0, 'the master about to die holds an approval not yet delivered');
 
-      const load = traffic(inst);
-      const { promotedMs } = await cluster.killAndAwaitPromotion(victim);
-      t.diagnostic(`cluster: replica promoted ${promotedMs} ms after kill -9`);
-      const readyStarted = Date.now();
-      await readyAgain(inst);
-      t.diagnostic(`cluster: both instances ready ${Date.now() - readyStarted} ms after promotion`);
-      const answers = await load.stop();
+      const answers = await underTraffic(inst, async () => {
+        const { promotedMs } = await cluster.killAndAwaitPromotion(victim);
+        t.diagnostic(`cluster: replica promoted ${promotedMs} ms after kill -9`);
+        const readyStarted = Date.now();
+        await readyAgain(inst!);
+        t.diagnostic(
+          `cluster: both instances ready ${Date.now() - readyStarted} ms after promotion`,
+        );
+      });
       assertCalmFailover(answers, 'cluster');
       t.diagnostic(
         `cluster: ${answers.length} answers during failover, ${answers.filter((x) => x.status === 503).length} quick 503s, slowest ${Math.max(...answers.map((x) => x.ms))} ms`,
@@ -285,15 +301,15 @@ describe('Redis Sentinel: 1 master, 1 replica, 3 sentinels', () => {
       for (let n = 0; n < 10; n++) await handoffAcross(n % 2 ? a : b, n % 2 ? b : a, 'SENTINEL');
       const checks = await Promise.all(durableChecks.map((check) => check(inst!)));
 
-      const load = traffic(inst);
-      const { promotedMs } = await group.killAndAwaitPromotion();
-      t.diagnostic(`sentinel: +switch-master ${promotedMs} ms after kill -9`);
-      const readyStarted = Date.now();
-      await readyAgain(inst);
-      t.diagnostic(
-        `sentinel: both instances ready ${Date.now() - readyStarted} ms after the switch`,
-      );
-      const answers = await load.stop();
+      const answers = await underTraffic(inst, async () => {
+        const { promotedMs } = await group.killAndAwaitPromotion();
+        t.diagnostic(`sentinel: +switch-master ${promotedMs} ms after kill -9`);
+        const readyStarted = Date.now();
+        await readyAgain(inst!);
+        t.diagnostic(
+          `sentinel: both instances ready ${Date.now() - readyStarted} ms after the switch`,
+        );
+      });
       assertCalmFailover(answers, 'sentinel');
       t.diagnostic(
         `sentinel: ${answers.length} answers during failover, ${answers.filter((x) => x.status === 503).length} quick 503s, slowest ${Math.max(...answers.map((x) => x.ms))} ms`,
