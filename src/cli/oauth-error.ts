@@ -83,7 +83,10 @@ export function errorFromAnswer(answer: HttpAnswer, context: ErrorContext): CliE
       if (operation === 'token exchange') {
         return new CliError(
           EXIT.expired,
-          `token exchange refused${description ? ` (${description})` : ''}: ${NO_GRANT_ADVICE}`,
+          // The service's own text, when it already says to run login, is advice enough.
+          description?.includes('login --oidc')
+            ? `token exchange refused: ${description}`
+            : `token exchange refused${description ? ` (${description})` : ''}: ${NO_GRANT_ADVICE}`,
         );
       }
       if (operation === 'device authorization') {
