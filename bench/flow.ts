@@ -15,7 +15,8 @@ export interface FlowRep {
   commands: Commands;
 }
 
-export async function oneFlow(url: string): Promise<void> {
+/** One handoff, approved; resolves with the tokens the poll delivered. */
+export async function oneFlow(url: string): Promise<Record<string, unknown>> {
   const auth = await requestHandoff(url);
   if (auth.status !== 200)
     throw new Error(`device_authorization answered ${auth.status}: ${JSON.stringify(auth.json)}`);
@@ -25,6 +26,7 @@ export async function oneFlow(url: string): Promise<void> {
   const tokens = await poll;
   if (tokens.status !== 200 || typeof tokens.json.access_token !== 'string')
     throw new Error(`poll answered ${tokens.status}: ${JSON.stringify(tokens.json)}`);
+  return tokens.json;
 }
 
 export async function flowSection(ctx: Ctx, svc: ServiceChild): Promise<FlowRep[]> {

@@ -90,6 +90,12 @@ export function serviceEnv(
     DEVICE_POLL_INTERVAL_SECONDS: String(POLL_INTERVAL_SECONDS),
     DEVICE_CODE_TTL_SECONDS: '1800',
     RATE_LIMIT_DEVICE_AUTHORIZATIONS: '100000',
+    // Every approval enters a user code from 127.0.0.1 (counted, right or wrong): at most
+    // 1,000 per window, so a one-second window lets the handoffs run at up to 1,000/s.
+    RATE_LIMIT_WINDOW_SECONDS: '1',
+    RATE_LIMIT_USER_CODE_FAILURES: '1000',
+    // The refresh section sends thousands of refreshes a second from one address (the maximum).
+    RATE_LIMIT_REFRESHES: '100000',
   };
 }
 

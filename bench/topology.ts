@@ -51,7 +51,7 @@ export interface TopologyBenchDeps {
     path: string;
     body: () => string;
   }) => Promise<{ rps: number; p50: number; p99: number; statuses: Record<string, number> }>;
-  oneFlow: (url: string) => Promise<void>;
+  oneFlow: (url: string) => Promise<unknown>;
 }
 
 /** Sequential writes through the store: plain, then durable (SET + WAIT 1 on the key's node). */
