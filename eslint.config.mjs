@@ -12,6 +12,7 @@ export default tseslint.config(
       '.bin/**',
       'tools/**',
       'docs/**',
+      'bench/seed-app/**',
     ],
   },
   js.configs.recommended,

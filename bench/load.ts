@@ -19,10 +19,13 @@ export async function cannon(opts: {
   method?: 'GET' | 'POST';
   path: string;
   body?: () => string;
+  /** Request headers (e.g. a browser's Accept-Encoding). */
+  headers?: Record<string, string>;
 }): Promise<CannonResult> {
-  const headers: Record<string, string> = opts.body
-    ? { 'content-type': 'application/x-www-form-urlencoded' }
-    : {};
+  const headers: Record<string, string> = {
+    ...(opts.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+    ...opts.headers,
+  };
   const bodyFn = opts.body;
   const result = await autocannon({
     url: opts.url,

@@ -263,22 +263,25 @@ export function pollingReport(res: PollingResult): SectionReport {
   for (const c of CONNECTIONS) {
     const ps = res.points.filter((p) => p.connections === c);
     const ratio = median(ps.map((p) => p.service.load.rps / p.baseline.rps));
+    // Issue 20: 80 % where the service's fixed cost per request is spread over many
+    // connections, 65 % at one connection, where it is all on each request's latency.
+    const floor = c === 1 ? 0.65 : 0.8;
     rows.push({
       what: `Pending-poll throughput vs bare Koa + Redis GET, ${c} connection${c > 1 ? 's' : ''}`,
-      target: '≥ 60 %',
+      target: `≥ ${fmt(100 * floor)} %`,
       measured:
         `${fmt(100 * ratio)} % (${fmt(median(ps.map((p) => p.service.load.rps)))} vs ${fmt(median(ps.map((p) => p.baseline.rps)))} req/s;` +
         ` CPU per request ${fmt(median(ps.map((p) => p.service.cpuUs)))} vs ${fmt(median(ps.map((p) => p.baselineCpuUs)))} µs)`,
-      pass: ratio >= 0.6,
+      pass: ratio >= floor,
     });
   }
   const at100 = res.points.filter((p) => p.connections === 100);
   const p99 = median(at100.map((p) => p.service.load.p99));
   rows.push({
     what: 'Pending-poll p99 latency at 100 connections',
-    target: '< 25 ms',
+    target: '< 20 ms',
     measured: `${fmt(p99, 1)} ms (p50 ${fmt(median(at100.map((p) => p.service.load.p50)), 1)} ms; runs: ${at100.map((p) => p.service.load.p99).join(', ')} ms)`,
-    pass: p99 < 25,
+    pass: p99 < 20,
   });
   const rt = res.roundTrips;
   const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);

@@ -9,6 +9,8 @@ import { loadConfig } from '../src/config';
 import type { FlowDeps } from '../src/flows/context';
 import { createHandoff, handoffIdFor } from '../src/flows/device';
 import { buildService, type Service } from '../src/service';
+import { SANDBOX_ORG_UUID } from '../src/sandbox/sandbox';
+import { FORBIDDEN_SCOPES, SCOPE_CATALOG } from '../src/webex/scopes';
 import { freePort, startLocalRedis, type LocalRedisServer } from '../test/helpers/redis';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/helpers/server';
 import { firstMessage, imageNodeFlags, spawnChild, waitFor200, type Child } from './lib';
@@ -67,7 +69,11 @@ export function serviceEnv(
     NODE_ENV: 'production',
     ALLOW_HTTP_PUBLIC_URL: 'true',
     // Production refuses an empty org list and /metrics on the public port.
-    ALLOWED_ORG_IDS: 'sandbox-org-0001',
+    ALLOWED_ORG_IDS: SANDBOX_ORG_UUID,
+    // Production needs the integration's scope list: the whole catalog, as the home page shows.
+    ALLOWED_SCOPES: SCOPE_CATALOG.map((s) => s.scope)
+      .filter((s) => !FORBIDDEN_SCOPES.has(s))
+      .join(' '),
     METRICS_PORT: String(metricsPort),
     HOST: '127.0.0.1',
     PORT: String(port),
@@ -84,6 +90,12 @@ export function serviceEnv(
     DEVICE_POLL_INTERVAL_SECONDS: String(POLL_INTERVAL_SECONDS),
     DEVICE_CODE_TTL_SECONDS: '1800',
     RATE_LIMIT_DEVICE_AUTHORIZATIONS: '100000',
+    // Every approval enters a user code from 127.0.0.1 (counted, right or wrong): at most
+    // 1,000 per window, so a one-second window lets the handoffs run at up to 1,000/s.
+    RATE_LIMIT_WINDOW_SECONDS: '1',
+    RATE_LIMIT_USER_CODE_FAILURES: '1000',
+    // The refresh section sends thousands of refreshes a second from one address (the maximum).
+    RATE_LIMIT_REFRESHES: '100000',
   };
 }
 

@@ -15,7 +15,7 @@
  *
  * Knobs (env, settings.ts): BENCH_DURATION (s per load point, default 5), BENCH_REPS
  * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
- * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow, and topology, which is not
+ * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh, and topology, which is not
  * run by default: standalone next to a 3-master cluster, topology.ts), BENCH_COMPARE (a git
  * revision measured next to this tree in the polling section), BENCH_CPU_PROF=1 (write V8 CPU
  * profiles of the service, the baseline and the sandbox under
@@ -29,10 +29,11 @@ import { buildRevision, build, type BuildResult } from './build';
 import { coldStartReport, coldStartSection, type StartRep } from './cold-start';
 import { flowReport, flowSection, oneFlow, type FlowRep } from './flow';
 import { cannon } from './load';
-import { deletePrefix, fmt, sleep, type Child } from './lib';
+import { deletePrefix, fmt, median, sleep, type Child } from './lib';
 import { rssBytes } from './proc';
 import { pagesReport, pagesSection, type PagesResult } from './pages';
 import { pollingReport, pollingSection, type PollingResult } from './polling';
+import { refreshReport, refreshSection, type RefreshRep } from './refresh';
 import {
   createHandoffs,
   memOf,
@@ -72,6 +73,13 @@ interface Results {
   pages?: PagesResult;
   waits?: WaitRep[];
   flows?: FlowRep[];
+  refreshes?: RefreshRep[];
+}
+
+/** The pending-poll rate at 100 connections in this run (what refreshes are read against). */
+function pollRateAt100(res: Results): number | undefined {
+  const at100 = res.poll?.points.filter((p) => p.connections === 100) ?? [];
+  return at100.length ? median(at100.map((p) => p.service.load.rps)) : undefined;
 }
 
 /** Every section that ran, in the order of the report. */
@@ -81,6 +89,7 @@ function sections(res: Results): SectionReport[] {
     res.waits && waitReport(res.waits),
     res.pages && pagesReport(res.pages),
     res.flows && flowReport(res.flows),
+    res.refreshes && refreshReport(res.refreshes, pollRateAt100(res)),
     res.starts && coldStartReport(res.starts),
   ].filter((s): s is SectionReport => s !== undefined);
 }
@@ -143,6 +152,14 @@ async function measure(ctx: Ctx, results: Results, children: Child[]): Promise<v
     );
     const svc = await start('flow');
     results.flows = await flowSection(ctx, svc);
+    await svc.child.stop();
+  }
+  if (ONLY.has('refresh')) {
+    log(
+      `refreshes of managed grants: ${REPS} × (100 connections cached, 1 connection with a Webex call)`,
+    );
+    const svc = await start('refresh');
+    results.refreshes = await refreshSection(svc, ctx.sandboxUrl);
     await svc.child.stop();
   }
   if (ONLY.has('topology')) {

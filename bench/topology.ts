@@ -51,7 +51,7 @@ export interface TopologyBenchDeps {
     path: string;
     body: () => string;
   }) => Promise<{ rps: number; p50: number; p99: number; statuses: Record<string, number> }>;
-  oneFlow: (url: string) => Promise<void>;
+  oneFlow: (url: string) => Promise<unknown>;
 }
 
 /** Sequential writes through the store: plain, then durable (SET + WAIT 1 on the key's node). */
@@ -187,6 +187,16 @@ export async function topologySection(deps: TopologyBenchDeps): Promise<string> 
         `| ${r.label} | ${fmt(r.pollRps)} | ${r.pollP50} / ${r.pollP99} | ${r.pollOther} | ${fmt(r.flowsPerSec, 1)}${r.flowFailures ? ` (${r.flowFailures} failed)` : ''} | ${fmt(r.flowP50, 1)} |`,
     ),
   ];
+  const standalone = rows.find((r) => r.label === 'standalone');
+  if (standalone) {
+    lines.push('', '| target (issue 20) | measured | pass |', '| --- | --- | --- |');
+    for (const r of rows.filter((x) => x !== standalone)) {
+      const ratio = r.pollRps / standalone.pollRps;
+      lines.push(
+        `| ${r.label}: pending polls ≥ 80 % of standalone | ${fmt(100 * ratio)} % | ${ratio >= 0.8 ? 'yes' : '**no**'} |`,
+      );
+    }
+  }
   if (wait) {
     lines.push(
       '',

@@ -2,6 +2,7 @@
  * Waiting polls: {WAITERS} wait=30 polls parked on one service process, then approved by this
  * process acting as another replica, one at a time and all at once.
  */
+import { SANDBOX_ORG_UUID } from '../src/sandbox/sandbox';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { approveHandoff, getPendingHandoff, type PendingHandoff } from '../src/flows/device';
@@ -87,7 +88,7 @@ const fakeTokens = (): WebexTokens => ({
   refresh_token_expires_in: 7775999,
   scope: 'spark-admin:people_read',
 });
-const approver = { emails: ['ada.admin@sandbox.example'], orgId: 'sandbox-org-0001' };
+const approver = { emails: ['ada.admin@sandbox.example'], orgId: SANDBOX_ORG_UUID };
 
 export async function waitSection(
   ctx: Ctx,

@@ -9,11 +9,12 @@ import type { FlowDeps } from './flows/context';
 import type { HandoffWaiters } from './flows/device';
 import { errorHandler } from './middleware/error-handler';
 import { canonicalHost } from './middleware/canonical-host';
+import { compressDynamic } from './middleware/compress';
 import { readFormBodies } from './middleware/form-body';
 import { clientAddress, httpsOnly } from './middleware/proxy';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
-import { staticFiles } from './middleware/static-files';
+import { staticAssets } from './middleware/static-files';
 import { cliRouter } from './routes/cli';
 import { deviceRouter } from './routes/device';
 import { deviceAuthorizationRouter } from './routes/device-authorization';
@@ -24,7 +25,8 @@ import { oauthRouter } from './routes/oauth';
 import { pagesRouter } from './routes/pages';
 import { tokenRouter } from './routes/token';
 import type { Sandbox } from './sandbox/sandbox';
-import { renderViews, viewSettings } from './views/views';
+import { pageCache } from './views/page-cache';
+import { renderViews, viewRenderer, viewSettings } from './views/views';
 
 export interface AppDeps extends FlowDeps {
   /** Waiting polls; the service releases them at shutdown. */
@@ -57,15 +59,19 @@ export function createApp(deps: AppDeps): Koa {
   const token = tokenRouter({ ...flow, waiters, readForm });
   const deviceAuthorization = deviceAuthorizationRouter({ ...flow, readForm });
 
+  const assets = staticAssets(path.join(__dirname, 'public'));
+  const views = viewSettings(
+    { env: config.env, sandbox: config.sandbox || Boolean(deps.sandbox) },
+    assets.url,
+  );
+  // One cache per app: a page depends on this app's configuration only.
+  const pages = pageCache(viewRenderer(views), { keep: views.cache });
+
   app.use(clientAddress(config));
   app.use(requestLog({ logger, metrics }));
   app.use(securityHeaders(config));
-  app.use(
-    renderViews(
-      viewSettings({ env: config.env, sandbox: config.sandbox || Boolean(deps.sandbox) }),
-    ),
-  );
-  app.use(errorHandler({ logger, metrics }));
+  app.use(renderViews(views));
+  app.use(errorHandler({ logger, metrics, pages }));
   app.use(httpsOnly(config));
   // The callback too, when Webex sends the browser back to PUBLIC_URL's own origin (as usual).
   const callback = new URL(config.redirectUri);
@@ -82,7 +88,10 @@ export function createApp(deps: AppDeps): Koa {
   );
   app.use(deviceAuthorization.routes());
   app.use(token.routes()).use(token.allowedMethods());
-  app.use(staticFiles(path.join(__dirname, 'public')));
+  app.use(assets.middleware);
+  // After the token endpoint and the static files: polls never pass through it, and static
+  // files are precompressed.
+  app.use(compressDynamic());
   app.use(readForm);
 
   const routers = [
@@ -91,7 +100,7 @@ export function createApp(deps: AppDeps): Koa {
     ...(config.metricsPort === 0 && config.env !== 'production' ? [metricsRouter(metrics)] : []),
     metadataRouter(config, cliDownload),
     cliRouter(cliDownload),
-    pagesRouter(flow),
+    pagesRouter({ ...flow, pages }),
     oauthRouter(flow),
     deviceRouter(flow),
     grantsRouter(flow),

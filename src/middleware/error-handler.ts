@@ -3,6 +3,8 @@ import { SealError } from '../crypto';
 import { HttpError, OAuthError, invalidGrant, methodNotAllowed, notFound } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import type { PageCache } from '../views/page-cache';
+import { sendRepresentation } from './precompressed';
 import { logAtDebug } from './request-log';
 
 /** Paths answered as JSON whatever the Accept header says: scripts live here. */
@@ -12,7 +14,12 @@ const MACHINE_PATH = /^\/(oauth2\/|\.well-known\/|healthz|readyz|metrics)/;
  * The one place errors become responses: JSON (RFC 6749 §5.2 shape) for scripts, an
  * explanatory page for browsers. 5xx internals are logged, never shown.
  */
-export function errorHandler(deps: { logger: Logger; metrics: Metrics }): Koa.Middleware {
+export function errorHandler(deps: {
+  logger: Logger;
+  metrics: Metrics;
+  /** Keeps the 404 pages (fixed texts, nothing from the request) rendered and compressed. */
+  pages?: PageCache;
+}): Koa.Middleware {
   return async function handleErrors(ctx, next) {
     try {
       await next();
@@ -42,7 +49,7 @@ export function errorHandler(deps: { logger: Logger; metrics: Metrics }): Koa.Mi
       if (wantsJson) {
         ctx.body = { error: err.code, error_description: message };
       } else {
-        await ctx.render('error', {
+        const locals = {
           pageTitle: err.title,
           title: err.title,
           message,
@@ -51,7 +58,14 @@ export function errorHandler(deps: { logger: Logger; metrics: Metrics }): Koa.Mi
             : 'Try again in a moment. If it keeps happening, tell the operators the time it happened.',
           details: err.expose ? err.details : [],
           code: err.code,
-        });
+        };
+        // A 404's texts are fixed by the code that threw it (nothing from the request).
+        if (deps.pages && err.status === 404 && locals.details.length === 0) {
+          const page = await deps.pages.get(`error:${JSON.stringify(locals)}`, 'error', locals);
+          sendRepresentation(ctx, page, 'no-cache', err.status);
+        } else {
+          await ctx.render('error', locals);
+        }
       }
     }
   };

@@ -53,6 +53,9 @@ export function metadataRouter(config: AppConfig, cli: CliDownloadSource): Route
   const body = authorizationServerMetadata(config);
   router.get('metadata', '/.well-known/oauth-authorization-server', async (ctx) => {
     const download = await cli.get();
+    // Only the configuration is in it: caches may keep it (and it may be compressed).
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.remove('Pragma');
     ctx.body = download
       ? {
           ...body,

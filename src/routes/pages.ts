@@ -5,6 +5,8 @@ import type { CliDownloadSource } from '../cli-download';
 import type { FlowDeps } from '../flows/context';
 import { addressId } from '../flows/rate-limit';
 import { ensureBrowserId } from '../middleware/browser-id';
+import { sendRepresentation } from '../middleware/precompressed';
+import type { PageCache } from '../views/page-cache';
 import {
   checkRequestedScopes,
   describeScope,
@@ -13,8 +15,20 @@ import {
   presetsFor,
 } from '../webex/scopes';
 
-/** Home page (dynamic catalog or static list) and /start, which sends the browser to Webex. */
-export function pagesRouter(deps: FlowDeps & { cliDownload: CliDownloadSource }): Router {
+/**
+ * The home page changes only with the configuration (and the CLI's hash): browsers keep it
+ * and revalidate with its ETag on every visit (a 304 when nothing changed).
+ */
+const HOME_CACHE = 'no-cache';
+
+/**
+ * Home page (dynamic catalog or static list) and /start, which sends the browser to Webex.
+ * The home page is rendered once per preset (it carries nothing per request: the browser
+ * cookie is set by /start) and kept compressed in `deps.pages`.
+ */
+export function pagesRouter(
+  deps: FlowDeps & { cliDownload: CliDownloadSource; pages: PageCache },
+): Router {
   const { config } = deps;
   const router = new Router();
   const offered = config.scopesMode === 'static' ? config.staticScopes : config.allowedScopes;
@@ -33,16 +47,18 @@ export function pagesRouter(deps: FlowDeps & { cliDownload: CliDownloadSource })
     const download = await deps.cliDownload.get().catch(() => null);
     const cli = { command: cliCommand, sha256: download?.sha256 ?? null };
     if (config.scopesMode === 'static') {
-      await ctx.render('static', {
+      const page = await deps.pages.get(`home:static:${cli.sha256}`, 'static', {
         scopes: config.staticScopes.map(describeScope),
         identityScope: identityScopeFor(config.identityScope, config.staticScopes),
         cli,
       });
+      sendRepresentation(ctx, page, HOME_CACHE);
       return;
     }
     const presetId = typeof ctx.query.preset === 'string' ? ctx.query.preset : '';
+    // Only a known preset changes the page, so the keys are the presets (plus none).
     const preset = presets.find((p) => p.id === presetId);
-    await ctx.render('home', {
+    const page = await deps.pages.get(`home:dynamic:${preset?.id ?? ''}:${cli.sha256}`, 'home', {
       groups,
       presets,
       selected: preset?.scopes ?? [],
@@ -50,6 +66,7 @@ export function pagesRouter(deps: FlowDeps & { cliDownload: CliDownloadSource })
       cli,
       identityScope: config.identityScope,
     });
+    sendRepresentation(ctx, page, HOME_CACHE);
   });
 
   router.get('start', '/start', async (ctx) => {

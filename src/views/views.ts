@@ -15,19 +15,34 @@ export interface ViewSettings {
    * development, where an edited template shows on the next request.
    */
   cache: boolean;
+  /**
+   * The URL of a file of src/public by its plain name (`asset('app.css')`): the content-hashed
+   * name the static middleware serves with immutable caching. Without it, the plain name.
+   */
+  asset?: (name: string) => string;
 }
+
+const plainAsset = (name: string) => `/static/${name}`;
 
 /** What every template sees, under the locals of the render call. */
 function engineOptions(settings: ViewSettings) {
   return {
     extension: 'pug',
-    options: { basedir: __dirname, cache: settings.cache, sandbox: settings.sandbox },
+    options: {
+      basedir: __dirname,
+      cache: settings.cache,
+      sandbox: settings.sandbox,
+      asset: settings.asset ?? plainAsset,
+    },
   };
 }
 
 /** The cache rule for an app: compiled templates are kept unless NODE_ENV=development. */
-export function viewSettings(config: { env: string; sandbox: boolean }): ViewSettings {
-  return { sandbox: config.sandbox, cache: config.env !== 'development' };
+export function viewSettings(
+  config: { env: string; sandbox: boolean },
+  asset?: (name: string) => string,
+): ViewSettings {
+  return { sandbox: config.sandbox, cache: config.env !== 'development', asset };
 }
 
 /** Middleware that gives `ctx.render(view, locals)`; it sets the body and the HTML type. */

@@ -72,7 +72,7 @@ export { RENAMED_SCOPES, REMOVED_SCOPES, SCOPE_CATALOG };
 const BY_SCOPE = new Map(SCOPE_CATALOG.map((s) => [s.scope, s]));
 
 /** Scopes this service never asks for, whatever the configuration says. */
-const FORBIDDEN_SCOPES: ReadonlySet<string> = new Set(['spark:all']);
+export const FORBIDDEN_SCOPES: ReadonlySet<string> = new Set(['spark:all']);
 
 /** A well-formed Webex scope: `prefix:name`. */
 const SCOPE_SYNTAX = /^[a-z][a-z0-9-]{0,40}:[a-z][a-z0-9_]{0,80}$/i;
