@@ -17,6 +17,22 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
+/** Every service this test worker started and that still runs. */
+const running = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+/**
+ * A test that fails before it stops its service must not leave the process behind (it would
+ * hold its port and CPU after the run): the worker kills what is left when it exits.
+ */
+function killLeftoversAtExit(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
 /** Starts the service and resolves once it logs that it listens; rejects if it exits first. */
 export async function spawnService(env: Record<string, string> = {}): Promise<ServiceProcess> {
   const port = await freePort();
@@ -39,10 +55,13 @@ export async function spawnService(env: Record<string, string> = {}): Promise<Se
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  killLeftoversAtExit();
+  running.add(child);
   let output = '';
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
+      running.delete(child);
       exitCode = code;
       resolve(code);
     }),

@@ -129,16 +129,20 @@ describe('SIGTERM on the real process', () => {
   test('a running service exits 0 on SIGTERM after answering its waiting poll', async () => {
     const service = await spawnService({ SHUTDOWN_GRACE_SECONDS: '5' });
     const { child, url, exited } = service;
-    const auth = await requestHandoff(url);
-    assert.equal(auth.status, 200, service.output());
-    const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
-    await pollIsHeld(`${url}/metrics`);
-    child.kill('SIGTERM');
-    const answer = await waiting;
-    assert.equal(answer.json.error, 'authorization_pending');
-    assert.equal(await exited, 0, service.output());
-    assert.match(service.output(), /"event":"shutdown"/);
-    assert.match(service.output(), /"event":"stopped"/);
+    try {
+      const auth = await requestHandoff(url);
+      assert.equal(auth.status, 200, service.output());
+      const waiting = pollToken(url, { device_code: String(auth.json.device_code), wait: '30' });
+      await pollIsHeld(`${url}/metrics`);
+      child.kill('SIGTERM');
+      const answer = await waiting;
+      assert.equal(answer.json.error, 'authorization_pending');
+      assert.equal(await exited, 0, service.output());
+      assert.match(service.output(), /"event":"shutdown"/);
+      assert.match(service.output(), /"event":"stopped"/);
+    } finally {
+      if (service.exitCode() === undefined) child.kill('SIGKILL');
+    }
   });
 });
 
