@@ -2,7 +2,8 @@
  * A simulated Webex: authorize page (Accept / Decline / sign in as a non-admin), token
  * endpoint (authorization_code with PKCE, refresh_token) and people/me. Used by the demo
  * (mounted under /sandbox/v1 when SANDBOX=true) and by the tests as a real HTTP upstream.
- * Faults can be switched on to rehearse Webex misbehaving.
+ * Faults can be switched on to rehearse Webex misbehaving (faults.ts answers them; options.ts
+ * holds the options, people and fault names).
  *
  * By default it behaves as Webex does (docs/webex.md lists the sources): token answers carry
  * no `scope`; people/me needs a people-reading scope; org ids are base64 of
