@@ -2,7 +2,8 @@
  * A simulated Webex: authorize page (Accept / Decline / sign in as a non-admin), token
  * endpoint (authorization_code with PKCE, refresh_token) and people/me. Used by the demo
  * (mounted under /sandbox/v1 when SANDBOX=true) and by the tests as a real HTTP upstream.
- * Faults can be switched on to rehearse Webex misbehaving.
+ * Faults can be switched on to rehearse Webex misbehaving (faults.ts answers them; options.ts
+ * holds the options, people and fault names).
  *
  * By default it behaves as Webex does (docs/webex.md lists the sources): token answers carry
  * no `scope`; people/me needs a people-reading scope; org ids are base64 of
@@ -11,46 +12,19 @@
  */
 import crypto from 'node:crypto';
 import Router from '@koa/router';
-import type Koa from 'koa';
 import { orgApiId } from '../webex/org-id';
 import { SCOPE_CATALOG, canReadPeopleMe } from '../webex/scopes';
+import { applyPeopleFault, applyTokenFault, webexError } from './faults';
+import {
+  SANDBOX_ORG_UUID,
+  type PeopleFault,
+  type SandboxOptions,
+  type SandboxUser,
+  type TokenFault,
+} from './options';
 
-export type TokenFault =
-  'http500' | 'http429' | 'timeout' | 'html' | 'missing_fields' | 'reset' | 'invalid_client';
-export type PeopleFault = 'http403' | 'http429' | 'http503' | 'timeout';
-
-/** The org the sandbox's people belong to, as the UUID Control Hub would show. */
-export const SANDBOX_ORG_UUID = '5a4d2c10-0b1e-4c6f-9a3e-00000000f00d';
-
-export interface SandboxUser {
-  id: string;
-  displayName: string;
-  email: string;
-  orgId: string;
-  admin: boolean;
-}
-
-export interface SandboxOptions {
-  clientId: string;
-  clientSecret: string;
-  /** Prefix of issued tokens, so tests can recognise them anywhere. */
-  tokenPrefix?: string;
-  /** The org's UUID (people/me answers its base64 API form). */
-  orgId?: string;
-  /** The scopes ticked on the simulated integration (default: the whole catalog). */
-  registeredScopes?: readonly string[];
-  /** Retry-After the rate-limit faults send, in seconds. */
-  retryAfterSeconds?: number;
-  accessTokenLifetime?: number;
-  refreshTokenLifetime?: number;
-  /** How long a timeout fault holds the request, in ms. */
-  hangMs?: number;
-  /**
-   * The only redirect URIs the authorize step sends a browser back to (the service's own
-   * /oauth; more with allowRedirectUri). None: loopback http .../oauth URLs only.
-   */
-  redirectUris?: readonly string[];
-}
+export { SANDBOX_ORG_UUID } from './options';
+export type { PeopleFault, SandboxOptions, SandboxUser, TokenFault } from './options';
 
 interface IssuedCode {
   user: SandboxUser;
@@ -192,7 +166,9 @@ export class Sandbox {
         {}) as Record<string, string>;
       if (body.grant_type === 'refresh_token') this.calls.refresh++;
       else this.calls.token++;
-      if (await this.applyTokenFault(ctx)) return;
+      if (await applyTokenFault(ctx, this.faults.token, this.options, (kind) => this.token(kind))) {
+        return;
+      }
       if (
         body.client_id !== this.options.clientId ||
         body.client_secret !== this.options.clientSecret
@@ -248,20 +224,7 @@ export class Sandbox {
 
     r.get('/people/me', async (ctx) => {
       this.calls.peopleMe++;
-      if (this.faults.people === 'timeout') {
-        await new Promise((resolve) => setTimeout(resolve, this.options.hangMs ?? 3000));
-      }
-      if (this.faults.people === 'http429') {
-        ctx.status = 429;
-        ctx.set('Retry-After', String(this.options.retryAfterSeconds ?? 7));
-        ctx.body = webexError('Too many requests have been made.');
-        return;
-      }
-      if (this.faults.people === 'http503') {
-        ctx.status = 503;
-        ctx.body = webexError('Service unavailable.');
-        return;
-      }
+      if (await applyPeopleFault(ctx, this.faults.people, this.options)) return;
       const auth = ctx.get('authorization');
       const entry = this.accessTokens.get(auth.replace(/^Bearer /, ''));
       const user = entry?.user;
@@ -348,51 +311,4 @@ export class Sandbox {
       refresh_token_expires_in: this.options.refreshTokenLifetime ?? 7775999,
     };
   }
-
-  /** Answers for a switched-on fault; true when the request was handled. */
-  private async applyTokenFault(ctx: Koa.Context): Promise<boolean> {
-    switch (this.faults.token) {
-      case undefined:
-        return false;
-      case 'http500':
-        ctx.status = 500;
-        ctx.body = { message: 'Internal server error', trackingId: 'SANDBOX' };
-        return true;
-      case 'http429':
-        ctx.status = 429;
-        ctx.set('Retry-After', String(this.options.retryAfterSeconds ?? 7));
-        ctx.body = webexError('Too many requests have been made.');
-        return true;
-      case 'timeout':
-        await new Promise((resolve) => setTimeout(resolve, this.options.hangMs ?? 3000));
-        ctx.status = 504;
-        ctx.body = 'late';
-        return true;
-      case 'html':
-        ctx.status = 200;
-        ctx.type = 'text/html';
-        ctx.body = '<html><body><h1>Service Unavailable</h1></body></html>';
-        return true;
-      case 'missing_fields':
-        ctx.body = { access_token: this.token('AT'), token_type: 'Bearer' };
-        return true;
-      case 'reset':
-        ctx.req.socket.destroy();
-        ctx.respond = false;
-        return true;
-      case 'invalid_client':
-        ctx.status = 401;
-        ctx.body = { error: 'invalid_client' };
-        return true;
-    }
-  }
-}
-
-/** An error body in Webex's shape. */
-function webexError(message: string) {
-  return {
-    message,
-    errors: [{ description: message }],
-    trackingId: `SANDBOX_${crypto.randomBytes(6).toString('hex')}`,
-  };
 }

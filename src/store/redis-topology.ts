@@ -183,3 +183,27 @@ export function keySlot(key: string): number {
   for (const b of bytes) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[((crc >> 8) ^ b) & 0xff]!;
   return crc % 16384;
 }
+
+/** Indexes of `keys` grouped by cluster slot. */
+export function groupBySlot(keys: readonly string[]): Iterable<number[]> {
+  const groups = new Map<number, number[]>();
+  keys.forEach((key, i) => {
+    const slot = keySlot(key);
+    const group = groups.get(slot);
+    if (group) group.push(i);
+    else groups.set(slot, [i]);
+  });
+  return groups.values();
+}
+
+/** One hash tag per master of the cluster's current map, each landing in that master's slots. */
+export function probeTags(cluster: Cluster): string[] {
+  const owners = new Set(cluster.slots.map((nodes) => nodes?.[0]).filter(Boolean));
+  const tags = new Map<string, string>();
+  for (let i = 0; tags.size < owners.size && i < 100_000; i++) {
+    const tag = `probe-${i}`;
+    const owner = cluster.slots[keySlot(tag)]?.[0];
+    if (owner && !tags.has(owner)) tags.set(owner, tag);
+  }
+  return [...tags.values()];
+}

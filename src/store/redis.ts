@@ -1,9 +1,13 @@
 import { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
+import { RedisSubscriptions } from './redis-pubsub';
+import { ReplicaCount } from './redis-replicas';
+import { defineScripts, type ClientWithScripts } from './redis-scripts';
 import {
   connect,
   describeTopology,
-  keySlot,
+  groupBySlot,
+  probeTags,
   type RedisClient,
   type TopologyOptions,
 } from './redis-topology';
@@ -23,48 +27,6 @@ export interface RedisStoreOptions extends TopologyOptions {
   ) => void;
 }
 
-const INCREMENT_SCRIPT = `
-local c = redis.call('INCR', KEYS[1])
-if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {c, redis.call('PTTL', KEYS[1])}`;
-
-// KEYS: the keys read, then the gate. ARGV: ttl ms, step ms, index of the counter in the keys read.
-const READ_AND_GATE_SCRIPT = `
-local values = redis.call('MGET', unpack(KEYS, 1, #KEYS - 1))
-local opened = 0
-if values[1] then
-  local n = tonumber(values[tonumber(ARGV[3])] or '0') or 0
-  local ttl = math.max(1, math.floor(tonumber(ARGV[1]) + tonumber(ARGV[2]) * n))
-  if redis.call('SET', KEYS[#KEYS], '1', 'PX', ttl, 'NX') then opened = 1 end
-end
-return {values, opened}`;
-
-// Sets whose members expire: a sorted set scored by each member's expiry (Redis's own clock, so
-// replicas with skewed clocks agree), pruned on every touch; the key lives as long as its
-// longest-lived member. KEYS: the set. ARGV: member, ttl ms.
-const NOW_MS = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-const SET_ADD_SCRIPT = `${NOW_MS}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(last[2]))) end
-return 1`;
-const SET_MEMBERS_SCRIPT = `${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZRANGE', KEYS[1], 0, -1)`;
-
-type WithScripts = {
-  wstSetAdd(key: string, member: string, ttlMs: number): Promise<number>;
-  wstSetMembers(key: string): Promise<string[]>;
-  wstIncrement(key: string, ttlMs: number): Promise<[number, number]>;
-  wstReadAndGate(
-    numKeys: number,
-    ...args: (string | number)[]
-  ): Promise<[(string | null)[], number]>;
-};
-type ClientWithScripts = RedisClient & WithScripts;
-
 function unavailable(err: unknown): never {
   throw new StoreUnavailableError(err);
 }
@@ -82,28 +44,28 @@ function unavailable(err: unknown): never {
 export class RedisStore implements Store {
   private readonly client: ClientWithScripts;
   private readonly cluster: boolean;
-  /** The master's connected replicas, as last read (standalone and sentinel modes). */
-  private readonly masterReplicas = { count: Number.POSITIVE_INFINITY, at: 0 };
-  private subscriber: RedisClient | undefined;
-  private readonly handlers = new Map<string, Set<(message: string) => void>>();
-  private readonly resubscribed = new Set<() => void>();
+  private readonly replicas: ReplicaCount;
+  private readonly subscriptions: RedisSubscriptions;
   /** Commands sent and not yet answered, and whether this turn's writes are being held. */
   private inFlight = 0;
   private corked = false;
   private readonly stopFollowingFailovers: (() => void) | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
-    this.client = connect(options) as ClientWithScripts;
+    this.client = defineScripts(connect(options));
     this.cluster = this.client instanceof Cluster;
-    this.client.defineCommand('wstIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
-    this.client.defineCommand('wstReadAndGate', { lua: READ_AND_GATE_SCRIPT });
-    this.client.defineCommand('wstSetAdd', { numberOfKeys: 1, lua: SET_ADD_SCRIPT });
-    this.client.defineCommand('wstSetMembers', { numberOfKeys: 1, lua: SET_MEMBERS_SCRIPT });
     this.watch(this.client);
+    this.replicas = new ReplicaCount(this.client, () =>
+      this.send(() => this.client.info('replication')),
+    );
+    this.subscriptions = new RedisSubscriptions(options, {
+      watch: (conn) => this.watch(conn),
+      resubscribed: () => this.options.onEvent?.('resubscribed'),
+    });
     if (options.mode === 'sentinel') {
       this.stopFollowingFailovers = followSentinelFailovers(
         options,
-        () => [this.client as Redis, this.subscriber as Redis | undefined],
+        () => [this.client as Redis, this.subscriptions.connection as Redis | undefined],
         (master) => this.options.onEvent?.('master_switched', master),
       );
     }
@@ -224,7 +186,7 @@ export class RedisStore implements Store {
     const px = Math.max(1, Math.ceil(ttlMs));
     const full = this.k(key);
     const wanted = opts?.durable ? (this.options.waitReplicas ?? 0) : 0;
-    const replicas = wanted === 0 ? 0 : Math.min(wanted, await this.replicasFor(full));
+    const replicas = wanted === 0 ? 0 : Math.min(wanted, await this.replicas.forKey(full));
     if (replicas < wanted) {
       this.options.onEvent?.('wait_short', `no replica serves this key's slot right now`);
     }
@@ -251,28 +213,6 @@ export class RedisStore implements Store {
         `${acked} of ${replicas} replicas confirmed within ${timeout} ms`,
       );
     }
-  }
-
-  /**
-   * Replicas that can confirm a write to `key`: in a cluster, those of the master owning its
-   * slot in the current map; otherwise the master's connected replicas (INFO replication, read
-   * at most every 2 s). After a failover there are none until the old master comes back as a
-   * replica, and a durable write must not sit through the whole WAIT timeout for nothing: a
-   * delivery that writes its grant durably would otherwise keep a waiting poll past a second.
-   */
-  private async replicasFor(key: string): Promise<number> {
-    if (this.cluster) {
-      const owners = (this.client as Cluster).slots[keySlot(key)];
-      return owners ? owners.length - 1 : Number.POSITIVE_INFINITY;
-    }
-    const now = Date.now();
-    if (now - this.masterReplicas.at > 2000) {
-      this.masterReplicas.at = now;
-      const info = await this.send(() => this.client.info('replication')).catch(() => '');
-      const found = /connected_slaves:(\d+)/.exec(info);
-      this.masterReplicas.count = found ? Number(found[1]) : Number.POSITIVE_INFINITY;
-    }
-    return this.masterReplicas.count;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
@@ -390,108 +330,20 @@ export class RedisStore implements Store {
     await this.send(() => this.client.publish(this.k(channel), message));
   }
 
-  /**
-   * One subscriber connection for the process, one SUBSCRIBE per channel however many
-   * local listeners wait on it; messages fan out locally.
-   */
+  /** Delegated to the subscriptions (redis-pubsub.ts), under this store's prefix. */
   async subscribe(
     channel: string,
     onMessage: (message: string) => void,
     onResubscribed?: () => void,
   ) {
-    const sub = this.subscriberConnection();
-    const full = this.k(channel);
-    let set = this.handlers.get(full);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(full, set);
-      try {
-        // Not through send(): the subscriber queues commands during an outage, and a waiting
-        // SUBSCRIBE must not count as the command connection being busy.
-        await sub.subscribe(full).catch(unavailable);
-      } catch (err) {
-        this.handlers.delete(full);
-        throw err;
-      }
-    }
-    set.add(onMessage);
-    if (onResubscribed) this.resubscribed.add(onResubscribed);
-    return async () => {
-      if (onResubscribed) this.resubscribed.delete(onResubscribed);
-      const current = this.handlers.get(full);
-      if (!current) return;
-      current.delete(onMessage);
-      if (current.size === 0) {
-        this.handlers.delete(full);
-        await sub.unsubscribe(full).catch(() => undefined);
-      }
-    };
-  }
-
-  /**
-   * Classic pub/sub in every mode. In a cluster a PUBLISH reaches every node, and ioredis keeps
-   * the subscription on some live node, moving it when that node dies; wake-ups are one per
-   * approval or denial (human speed), so the broadcast costs nothing that matters, where
-   * sharded pub/sub would put the one channel on one shard and need its own failover handling.
-   */
-  private subscriberConnection(): RedisClient {
-    if (!this.subscriber) {
-      const sub = connect(this.options, {
-        // Subscriptions are restored by ioredis after a reconnect or a failover.
-        autoResubscribe: true,
-        commandTimeout: undefined,
-        enableOfflineQueue: true,
-      });
-      this.watch(sub);
-      const resubscribed = () => {
-        this.options.onEvent?.('resubscribed');
-        for (const fn of this.resubscribed) fn();
-      };
-      let readyBefore = false;
-      sub.on('ready', () => {
-        // Messages published while the subscription was down are lost: let listeners re-check.
-        if (readyBefore) resubscribed();
-        readyBefore = true;
-      });
-      // A cluster moves its subscription to another node when a node leaves the map, without
-      // a new 'ready': re-check once the move has had time to happen.
-      sub.on('-node', () => setTimeout(resubscribed, 1000).unref());
-      sub.on('message', (channel: string, message: string) => {
-        for (const handler of this.handlers.get(channel) ?? []) handler(message);
-      });
-      this.subscriber = sub;
-    }
-    return this.subscriber;
+    return this.subscriptions.subscribe(this.k(channel), onMessage, onResubscribed);
   }
 
   async close(): Promise<void> {
     this.stopFollowingFailovers?.();
-    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
+    const subscriber = this.subscriptions.connection;
+    await Promise.allSettled([this.client.quit(), subscriber?.quit()]);
     this.client.disconnect();
-    this.subscriber?.disconnect();
+    subscriber?.disconnect();
   }
-}
-
-/** Indexes of `keys` grouped by cluster slot. */
-function groupBySlot(keys: readonly string[]): Iterable<number[]> {
-  const groups = new Map<number, number[]>();
-  keys.forEach((key, i) => {
-    const slot = keySlot(key);
-    const group = groups.get(slot);
-    if (group) group.push(i);
-    else groups.set(slot, [i]);
-  });
-  return groups.values();
-}
-
-/** One hash tag per master of the cluster's current map, each landing in that master's slots. */
-function probeTags(cluster: Cluster): string[] {
-  const owners = new Set(cluster.slots.map((nodes) => nodes?.[0]).filter(Boolean));
-  const tags = new Map<string, string>();
-  for (let i = 0; tags.size < owners.size && i < 100_000; i++) {
-    const tag = `probe-${i}`;
-    const owner = cluster.slots[keySlot(tag)]?.[0];
-    if (owner && !tags.has(owner)) tags.set(owner, tag);
-  }
-  return [...tags.values()];
 }

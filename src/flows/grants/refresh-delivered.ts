@@ -5,10 +5,11 @@
 import { HttpError, OAuthError } from '../../errors';
 import type { WebexTokens } from '../../webex/client';
 import type { FlowDeps } from '../context';
+import type { TokenPointer } from './markers';
 import { type GrantRecord, grantExpiry } from './model';
 import type { RefreshAnswer, RefreshInput } from './refresh';
 import { Refusal, checkUsable, unusableRefreshToken as invalidGrant } from './renewal';
-import { GrantRepository, type TokenPointer } from './repository';
+import { GrantRepository } from './repository';
 import { revokeGrant } from './revoke';
 
 /** The grant behind a pointer, if it may still be refreshed from this org. */

@@ -20,6 +20,7 @@ import { OAuthError } from '../../errors';
 import type { FlowDeps } from '../context';
 import { addressId, type RateLimitRule } from '../rate-limit';
 import { type IssuedTokens, newServiceToken } from './issue';
+import type { RotatedMarker } from './markers';
 import { type GrantRecord, grantExpiry, isServiceToken } from './model';
 import { refreshDelivered, usableGrant } from './refresh-delivered';
 import {
@@ -29,7 +30,7 @@ import {
   renewAtWebex,
   unusableRefreshToken as invalidGrant,
 } from './renewal';
-import { GrantRepository, type RotatedMarker } from './repository';
+import { GrantRepository } from './repository';
 import { revokeGrant } from './revoke';
 
 export interface RefreshInput {

@@ -17,7 +17,8 @@ import { OAuthError } from '../../errors';
 import type { VerifiedWorkload } from '../../workload/verify';
 import type { FlowDeps } from '../context';
 import { openRecord, sealRecord, type RecordRole } from '../records';
-import type { GrantActor, GrantRecord, RevokeReason, WorkloadBinding } from './model';
+import type { BindingMarker, RevokedMarker, RotatedMarker, TokenPointer } from './markers';
+import type { GrantRecord, WorkloadBinding } from './model';
 import { workloadCandidateKeys, workloadIndexKey } from './workload-index';
 
 const grantKey = (id: string) => `grant:${id}`;
@@ -44,33 +45,6 @@ const orgIndexKey = (digest: string) => `grants:org:${digest}`;
 
 /** How long a revoked grant stays visible in the console (its tokens are gone at once). */
 export const REVOKED_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-
-/** A refresh token's pointer to its grant: which grant, which generation, which client. */
-export interface TokenPointer {
-  grantId: string;
-  generation: number;
-  clientId: string;
-}
-
-export interface RotatedMarker extends TokenPointer {
-  rotatedAt: number;
-}
-
-export interface RevokedMarker {
-  at: number;
-  by: GrantActor;
-  reason: RevokeReason;
-}
-
-/**
- * The grant's CI binding as an admin last set it in the console: `binding` null means the
- * grant can no longer be exchanged for a CI job (its refresh token still works).
- */
-export interface BindingMarker {
-  binding: WorkloadBinding | null;
-  at: number;
-  by: { email: string; address: string };
-}
 
 export type HashPurpose = 'grant_refresh_token' | 'webex_refresh_token';
 
