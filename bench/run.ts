@@ -15,7 +15,7 @@
  *
  * Knobs (env, settings.ts): BENCH_DURATION (s per load point, default 5), BENCH_REPS
  * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
- * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh, and topology, which is not
+ * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh,exchange, and topology, which is not
  * run by default: standalone next to a 3-master cluster, topology.ts), BENCH_COMPARE (a git
  * revision measured next to this tree in the polling section), BENCH_CPU_PROF=1 (write V8 CPU
  * profiles of the service, the baseline and the sandbox under
@@ -28,6 +28,13 @@ import type { Service } from '../src/service';
 import { buildRevision, build, type BuildResult } from './build';
 import { coldStartReport, coldStartSection, type StartRep } from './cold-start';
 import { flowReport, flowSection, oneFlow, type FlowRep } from './flow';
+import {
+  exchangeReport,
+  exchangeSection,
+  startBenchIssuer,
+  workloadEnv,
+  type ExchangeRep,
+} from './exchange';
 import { cannon } from './load';
 import { deletePrefix, fmt, median, sleep, type Child } from './lib';
 import { rssBytes } from './proc';
@@ -74,6 +81,7 @@ interface Results {
   waits?: WaitRep[];
   flows?: FlowRep[];
   refreshes?: RefreshRep[];
+  exchanges?: ExchangeRep[];
 }
 
 /** The pending-poll rate at 100 connections in this run (what refreshes are read against). */
@@ -90,6 +98,7 @@ function sections(res: Results): SectionReport[] {
     res.pages && pagesReport(res.pages),
     res.flows && flowReport(res.flows),
     res.refreshes && refreshReport(res.refreshes, pollRateAt100(res)),
+    res.exchanges && exchangeReport(res.exchanges, pollRateAt100(res)),
     res.starts && coldStartReport(res.starts),
   ].filter((s): s is SectionReport => s !== undefined);
 }
@@ -161,6 +170,22 @@ async function measure(ctx: Ctx, results: Results, children: Child[]): Promise<v
     const svc = await start('refresh');
     results.refreshes = await refreshSection(svc, ctx.sandboxUrl);
     await svc.child.stop();
+  }
+  if (ONLY.has('exchange')) {
+    log(
+      `token exchanges (CI ID tokens, a loopback OIDC issuer): ${REPS} × (100 connections cached, 1 connection with a Webex call)`,
+    );
+    const issuer = await startBenchIssuer();
+    try {
+      const svc = await startServiceChild(ctx.redisUrl, ctx.sandboxUrl, 'exchange', {
+        env: workloadEnv(issuer),
+      });
+      children.push(svc.child);
+      results.exchanges = await exchangeSection(ctx, svc, issuer);
+      await svc.child.stop();
+    } finally {
+      await issuer.close();
+    }
   }
   if (ONLY.has('topology')) {
     log('Redis topologies: standalone next to a 3-master cluster, with and without WAIT');
