@@ -15,7 +15,7 @@
  *
  * Knobs (env, settings.ts): BENCH_DURATION (s per load point, default 5), BENCH_REPS
  * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
- * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh,exchange, and topology, which is not
+ * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh,exchange,speedups, and topology, which is not
  * run by default: standalone next to a 3-master cluster, topology.ts), BENCH_COMPARE (a git
  * revision measured next to this tree in the polling section), BENCH_CPU_PROF=1 (write V8 CPU
  * profiles of the service, the baseline and the sandbox under
@@ -38,6 +38,7 @@ import {
 import { cannon } from './load';
 import { deletePrefix, fmt, median, sleep, type Child } from './lib';
 import { rssBytes } from './proc';
+import { speedupsReport, speedupsSection, type SpeedupPoint } from './speedups';
 import { pagesReport, pagesSection, type PagesResult } from './pages';
 import { pollingReport, pollingSection, type PollingResult } from './polling';
 import { refreshReport, refreshSection, type RefreshRep } from './refresh';
@@ -82,6 +83,7 @@ interface Results {
   flows?: FlowRep[];
   refreshes?: RefreshRep[];
   exchanges?: ExchangeRep[];
+  speedups?: SpeedupPoint[];
 }
 
 /** The pending-poll rate at 100 connections in this run (what refreshes are read against). */
@@ -99,6 +101,7 @@ function sections(res: Results): SectionReport[] {
     res.flows && flowReport(res.flows),
     res.refreshes && refreshReport(res.refreshes, pollRateAt100(res)),
     res.exchanges && exchangeReport(res.exchanges, pollRateAt100(res)),
+    res.speedups && speedupsReport(res.speedups),
     res.starts && coldStartReport(res.starts),
   ].filter((s): s is SectionReport => s !== undefined);
 }
@@ -186,6 +189,23 @@ async function measure(ctx: Ctx, results: Results, children: Child[]): Promise<v
     } finally {
       await issuer.close();
     }
+  }
+  if (ONLY.has('speedups')) {
+    log(
+      `hand-written speedups: ${REPS} × {1, 100} connections × (as built, plain writes, co-body) × ${DURATION} s of pending polls`,
+    );
+    const variant = async (v: 'plain-writes' | 'co-body') => {
+      const svc = await startServiceChild(ctx.redisUrl, ctx.sandboxUrl, v, { variant: v });
+      children.push(svc.child);
+      return svc;
+    };
+    const svcs = {
+      built: await start('speedups'),
+      plainWrites: await variant('plain-writes'),
+      coBody: await variant('co-body'),
+    };
+    results.speedups = await speedupsSection(ctx, svcs);
+    for (const svc of Object.values(svcs)) await svc.child.stop();
   }
   if (ONLY.has('topology')) {
     log('Redis topologies: standalone next to a 3-master cluster, with and without WAIT');

@@ -18,7 +18,9 @@ export const COLD_STARTS = 5;
 /** A git revision to measure next to this tree in the polling section (before/after a fix). */
 export const COMPARE = process.env.BENCH_COMPARE ?? '';
 export const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'start,poll,pages,wait,flow,refresh,exchange').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'start,poll,pages,wait,flow,refresh,exchange,speedups')
+    .split(',')
+    .map((s) => s.trim()),
 );
 export const PREFIX = `wst-bench-${process.pid}-${crypto.randomBytes(3).toString('hex')}:`;
 export const KEY = crypto.randomBytes(32).toString('base64');
