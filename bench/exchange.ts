@@ -20,13 +20,11 @@ import { oneFlow } from './flow';
 import { fmt, median, percentile } from './lib';
 import type { Ctx, ServiceChild } from './processes';
 import type { Row, SectionReport } from './report';
-import { DURATION, REPS, log } from './settings';
+import { DURATION, EXCHANGE_TOKENS, REPS, log } from './settings';
 
 export const EXCHANGE_AUDIENCE = 'https://wst-bench.example.test';
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT = 'urn:ietf:params:oauth:token-type:jwt';
-/** ID tokens signed per cached rep: about 1.5 ms each here (RS256, as GitHub Actions signs). */
-const TOKENS = Number(process.env.BENCH_EXCHANGE_TOKENS ?? 1000 * Math.max(2, DURATION));
 /** Exchanges timed one at a time with a Webex call each. */
 const WEBEX_SAMPLES = 40 * Math.max(1, DURATION);
 
@@ -205,7 +203,7 @@ export async function exchangeSection(
 ): Promise<ExchangeRep[]> {
   log(`  creating ${connections + 1} grants through full handoffs, each bound to a CI job`);
   const ids = await boundGrants(ctx, svc.url, issuer, connections + 1);
-  const perJob = Math.ceil(TOKENS / connections);
+  const perJob = Math.ceil(EXCHANGE_TOKENS / connections);
   const reps: ExchangeRep[] = [];
   for (let rep = 1; rep <= REPS; rep++) {
     const cached = await cachedLoad(svc.url, issuer, connections, perJob);

@@ -3,8 +3,9 @@
  *
  * One run measures, side by side: pending polls against a bare Koa + Redis GET baseline
  * (polling.ts), 1,000 waiting polls (wait.ts), page rendering (pages.ts), complete handoffs
- * through the sandbox (flow.ts), cold start and RSS (cold-start.ts), and Redis commands per
- * poll and per flow. It prints a table and rewrites the results section of
+ * through the sandbox (flow.ts), refreshes of managed grants (refresh.ts), token exchanges of
+ * CI ID tokens (exchange.ts), the hand-written speedups against their plain alternatives
+ * (speedups.ts), cold start and RSS (cold-start.ts), and Redis commands per poll and per flow. It prints a table and rewrites the results section of
  * docs/BENCHMARKS.md (report.ts).
  *
  * Everything runs on loopback. The service is the production build (build.ts) started as its
@@ -14,7 +15,8 @@
  * traffic); all keys live under a prefix unique to the run and are deleted at the end.
  *
  * Knobs (env, settings.ts): BENCH_DURATION (s per load point, default 5), BENCH_REPS
- * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
+ * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load and the speedups A/B,
+ * default 30000), BENCH_EXCHANGE_TOKENS (ID tokens per cached exchange run, default 1000 × duration),
  * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh,exchange,speedups, and topology, which is not
  * run by default: standalone next to a 3-master cluster, topology.ts), BENCH_COMPARE (a git
  * revision measured next to this tree in the polling section), BENCH_CPU_PROF=1 (write V8 CPU
