@@ -58,8 +58,8 @@ export interface PollPoint {
   foreignCores: number;
 }
 
-/** One load point against a service process, with its token-endpoint and Redis counters. */
-async function measureService(
+/** One load point against a service process, with its token-endpoint and Redis counters (also speedups.ts). */
+export async function measureService(
   ctx: Ctx,
   svc: ServiceChild,
   connections: number,

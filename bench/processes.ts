@@ -112,7 +112,12 @@ export async function startServiceChild(
   redisUrl: string,
   sandboxUrl: string,
   label: string,
-  override: { dist?: string; env?: NodeJS.ProcessEnv } = {},
+  override: {
+    dist?: string;
+    env?: NodeJS.ProcessEnv;
+    /** A speedup swapped out (bench/variant-main.cjs) instead of the plain dist/main.js. */
+    variant?: 'plain-writes' | 'co-body';
+  } = {},
 ): Promise<ServiceChild> {
   const port = await freePort();
   const env = { ...serviceEnv(port, redisUrl, sandboxUrl, await freePort()), ...override.env };
@@ -134,7 +139,9 @@ export async function startServiceChild(
   }
   const child = spawnChild(
     process.execPath,
-    [...args, path.join(override.dist ?? DIST, 'main.js')],
+    override.variant
+      ? [...args, path.join(__dirname, 'variant-main.cjs'), DIST, override.variant]
+      : [...args, path.join(override.dist ?? DIST, 'main.js')],
     env,
     { cwd: WORK },
   );

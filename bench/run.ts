@@ -3,8 +3,9 @@
  *
  * One run measures, side by side: pending polls against a bare Koa + Redis GET baseline
  * (polling.ts), 1,000 waiting polls (wait.ts), page rendering (pages.ts), complete handoffs
- * through the sandbox (flow.ts), cold start and RSS (cold-start.ts), and Redis commands per
- * poll and per flow. It prints a table and rewrites the results section of
+ * through the sandbox (flow.ts), refreshes of managed grants (refresh.ts), token exchanges of
+ * CI ID tokens (exchange.ts), the hand-written speedups against their plain alternatives
+ * (speedups.ts), cold start and RSS (cold-start.ts), and Redis commands per poll and per flow. It prints a table and rewrites the results section of
  * docs/BENCHMARKS.md (report.ts).
  *
  * Everything runs on loopback. The service is the production build (build.ts) started as its
@@ -14,8 +15,9 @@
  * traffic); all keys live under a prefix unique to the run and are deleted at the end.
  *
  * Knobs (env, settings.ts): BENCH_DURATION (s per load point, default 5), BENCH_REPS
- * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load, default 30000),
- * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh, and topology, which is not
+ * (default 3), BENCH_POLL_CODES (device codes rotated by the polling load and the speedups A/B,
+ * default 30000), BENCH_EXCHANGE_TOKENS (ID tokens per cached exchange run, default 1000 × duration),
+ * BENCH_ONLY (comma list of sections: start,poll,pages,wait,flow,refresh,exchange,speedups, and topology, which is not
  * run by default: standalone next to a 3-master cluster, topology.ts), BENCH_COMPARE (a git
  * revision measured next to this tree in the polling section), BENCH_CPU_PROF=1 (write V8 CPU
  * profiles of the service, the baseline and the sandbox under
@@ -28,9 +30,17 @@ import type { Service } from '../src/service';
 import { buildRevision, build, type BuildResult } from './build';
 import { coldStartReport, coldStartSection, type StartRep } from './cold-start';
 import { flowReport, flowSection, oneFlow, type FlowRep } from './flow';
+import {
+  exchangeReport,
+  exchangeSection,
+  startBenchIssuer,
+  workloadEnv,
+  type ExchangeRep,
+} from './exchange';
 import { cannon } from './load';
 import { deletePrefix, fmt, median, sleep, type Child } from './lib';
 import { rssBytes } from './proc';
+import { speedupsReport, speedupsSection, type SpeedupPoint } from './speedups';
 import { pagesReport, pagesSection, type PagesResult } from './pages';
 import { pollingReport, pollingSection, type PollingResult } from './polling';
 import { refreshReport, refreshSection, type RefreshRep } from './refresh';
@@ -74,6 +84,8 @@ interface Results {
   waits?: WaitRep[];
   flows?: FlowRep[];
   refreshes?: RefreshRep[];
+  exchanges?: ExchangeRep[];
+  speedups?: SpeedupPoint[];
 }
 
 /** The pending-poll rate at 100 connections in this run (what refreshes are read against). */
@@ -90,6 +102,8 @@ function sections(res: Results): SectionReport[] {
     res.pages && pagesReport(res.pages),
     res.flows && flowReport(res.flows),
     res.refreshes && refreshReport(res.refreshes, pollRateAt100(res)),
+    res.exchanges && exchangeReport(res.exchanges, pollRateAt100(res)),
+    res.speedups && speedupsReport(res.speedups),
     res.starts && coldStartReport(res.starts),
   ].filter((s): s is SectionReport => s !== undefined);
 }
@@ -161,6 +175,39 @@ async function measure(ctx: Ctx, results: Results, children: Child[]): Promise<v
     const svc = await start('refresh');
     results.refreshes = await refreshSection(svc, ctx.sandboxUrl);
     await svc.child.stop();
+  }
+  if (ONLY.has('exchange')) {
+    log(
+      `token exchanges (CI ID tokens, a loopback OIDC issuer): ${REPS} × (100 connections cached, 1 connection with a Webex call)`,
+    );
+    const issuer = await startBenchIssuer();
+    try {
+      const svc = await startServiceChild(ctx.redisUrl, ctx.sandboxUrl, 'exchange', {
+        env: workloadEnv(issuer),
+      });
+      children.push(svc.child);
+      results.exchanges = await exchangeSection(ctx, svc, issuer);
+      await svc.child.stop();
+    } finally {
+      await issuer.close();
+    }
+  }
+  if (ONLY.has('speedups')) {
+    log(
+      `hand-written speedups: ${REPS} × {1, 100} connections × (as built, plain writes, co-body) × ${DURATION} s of pending polls`,
+    );
+    const variant = async (v: 'plain-writes' | 'co-body') => {
+      const svc = await startServiceChild(ctx.redisUrl, ctx.sandboxUrl, v, { variant: v });
+      children.push(svc.child);
+      return svc;
+    };
+    const svcs = {
+      built: await start('speedups'),
+      plainWrites: await variant('plain-writes'),
+      coBody: await variant('co-body'),
+    };
+    results.speedups = await speedupsSection(ctx, svcs);
+    for (const svc of Object.values(svcs)) await svc.child.stop();
   }
   if (ONLY.has('topology')) {
     log('Redis topologies: standalone next to a 3-master cluster, with and without WAIT');

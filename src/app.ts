@@ -35,6 +35,8 @@ export interface AppDeps extends FlowDeps {
   cliDownload?: CliDownloadSource | undefined;
   /** The simulated Webex, mounted under /sandbox/v1 when given. */
   sandbox?: Sandbox | undefined;
+  /** How form bodies are read (default: readFormBodies); the bench's A/B swaps it. */
+  readFormBodies?: ((limitBytes: number) => Koa.Middleware) | undefined;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -46,14 +48,14 @@ export function createApp(deps: AppDeps): Koa {
   app.maxIpsCount = config.trustProxy ? 1 : 0;
   app.silent = true;
 
-  const { waiters, sandbox, cliDownload: given, ...flowDeps } = deps;
+  const { waiters, sandbox, cliDownload: given, readFormBodies: formReader, ...flowDeps } = deps;
   const cliDownload = given ?? defaultCliDownloadSource(logger);
   const flow: FlowDeps & { cliDownload: CliDownloadSource } = {
     ...flowDeps,
     cliDownload,
   };
 
-  const readForm = readFormBodies(config.bodyLimitBytes);
+  const readForm = (formReader ?? readFormBodies)(config.bodyLimitBytes);
   // Scripts poll the token endpoint far more often than anything else is requested, so its
   // router comes right after the shared layers and reads its own form bodies.
   const token = tokenRouter({ ...flow, waiters, readForm });

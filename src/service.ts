@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import Koa from 'koa';
-import { createApp } from './app';
+import { createApp, type AppDeps } from './app';
 import type { CliDownloadSource } from './cli-download';
 import { loadConfig, type AppConfig } from './config';
 import { Sealer } from './crypto';
@@ -44,6 +44,12 @@ export interface ServiceOverrides {
   redisReadyMs?: number;
   /** What /cli/webex-token.js serves (default: the build's file, or built from source). */
   cliDownload?: CliDownloadSource;
+  /**
+   * The bench's A/B of the hand-written speedups (docs/BENCHMARKS.md): socket write batching
+   * off, and another form-body reader. Never set in production.
+   */
+  redisBatchWrites?: boolean;
+  readFormBodies?: AppDeps['readFormBodies'];
 }
 
 export interface Service {
@@ -107,7 +113,13 @@ export async function buildService(
   }
   const waiters = new HandoffWaiters(flow);
   metrics.countWaitingPollsWith(() => waiters.size);
-  const app = createApp({ ...flow, waiters, sandbox, cliDownload: overrides.cliDownload });
+  const app = createApp({
+    ...flow,
+    waiters,
+    sandbox,
+    cliDownload: overrides.cliDownload,
+    readFormBodies: overrides.readFormBodies,
+  });
   return {
     config,
     logger,
@@ -157,6 +169,7 @@ async function buildStore(
   const redis = new RedisStore({
     ...config.redis,
     commandTimeoutMs: overrides.redisCommandTimeoutMs ?? config.redis.commandTimeoutMs,
+    ...(overrides.redisBatchWrites === false ? { batchWrites: false } : {}),
     onEvent: (event, detail) => {
       if (event === 'error')
         logger.warn({ event: 'redis_error', reason: detail }, 'Redis connection problem');

@@ -20,6 +20,8 @@ export interface RedisStoreOptions extends TopologyOptions {
   /** Replicas a durable write waits for (Redis WAIT); 0 or absent: none. */
   waitReplicas?: number;
   waitTimeoutMs?: number;
+  /** Hold a busy turn's commands in the socket (batchWrites); false only for the bench's A/B. */
+  batchWrites?: boolean;
   /** Told about connection state changes (never about values). */
   onEvent?: (
     event: 'ready' | 'error' | 'close' | 'wait_short' | 'resubscribed' | 'master_switched',
@@ -171,7 +173,7 @@ export class RedisStore implements Store {
    * changes how the bytes leave (docs/BENCHMARKS.md).
    */
   private batchWrites(): void {
-    if (this.inFlight === 0 || this.corked) return;
+    if (this.inFlight === 0 || this.corked || this.options.batchWrites === false) return;
     const stream = (this.client as Redis).stream;
     if (!stream?.writable) return;
     stream.cork();

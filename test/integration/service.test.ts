@@ -29,6 +29,42 @@ test('SANDBOX=true mounts the simulated Webex; sandbox: null leaves it out', asy
   assert.equal(await statusOf({ sandbox: null }, consent), 404, 'not mounted');
 });
 
+test('readFormBodies swaps the form reader of every route (the bench A/B), with its limit', async () => {
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn' });
+  const limits: number[] = [];
+  const paths: string[] = [];
+  const service = await buildService(config, {
+    logger: captureLogger([]),
+    readFormBodies: (limitBytes) => {
+      limits.push(limitBytes);
+      return (ctx, next) => {
+        paths.push(ctx.path);
+        (ctx.request as { body?: unknown }).body = { grant_type: 'swapped-reader' };
+        return next();
+      };
+    },
+  });
+  const server = http.createServer(service.app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as net.AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=refresh_token',
+    });
+    const body = (await res.json()) as { error: string };
+    assert.equal(res.status, 400);
+    // The real body names a supported grant type: only the swapped reader's answers this.
+    assert.equal(body.error, 'unsupported_grant_type');
+    assert.deepEqual(limits, [config.bodyLimitBytes]);
+    assert.deepEqual(paths, ['/oauth2/token']);
+  } finally {
+    server.close();
+    await service.close();
+  }
+});
+
 test('process metrics are collected unless defaultMetrics is false', async () => {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn' });
   const names = async (overrides: ServiceOverrides) => {

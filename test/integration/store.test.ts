@@ -51,28 +51,33 @@ test('the Redis store keeps every key under its prefix and leaves other keys alo
   }
 });
 
+/** What leaves the store's socket: one _write per lone chunk, one _writev per corked batch. */
+function socketWrites(store: RedisStore): { kind: 'write' | 'writev'; chunks: number }[] {
+  const socket = (store as unknown as { client: Redis }).client.stream as unknown as {
+    _write: (...args: unknown[]) => void;
+    _writev: (...args: unknown[]) => void;
+  };
+  const calls: { kind: 'write' | 'writev'; chunks: number }[] = [];
+  const write = socket._write.bind(socket);
+  const writev = socket._writev.bind(socket);
+  socket._write = (...args) => {
+    calls.push({ kind: 'write', chunks: 1 });
+    write(...args);
+  };
+  socket._writev = (...args) => {
+    calls.push({ kind: 'writev', chunks: (args[0] as unknown[]).length });
+    writev(...args);
+  };
+  return calls;
+}
+
 test('the Redis store batches a busy turn into one write, and sends a lone command at once', async () => {
   const { url } = await sharedRedis();
   const prefix = uniquePrefix('batch');
   const store = new RedisStore({ url, prefix, commandTimeoutMs: 1000 });
   try {
     await store.waitUntilReady(3000);
-    // Count what leaves the socket: one _write per lone chunk, one _writev per corked batch.
-    const socket = (store as unknown as { client: Redis }).client.stream as unknown as {
-      _write: (...args: unknown[]) => void;
-      _writev: (...args: unknown[]) => void;
-    };
-    const calls: { kind: 'write' | 'writev'; chunks: number }[] = [];
-    const write = socket._write.bind(socket);
-    const writev = socket._writev.bind(socket);
-    socket._write = (...args) => {
-      calls.push({ kind: 'write', chunks: 1 });
-      write(...args);
-    };
-    socket._writev = (...args) => {
-      calls.push({ kind: 'writev', chunks: (args[0] as unknown[]).length });
-      writev(...args);
-    };
+    const calls = socketWrites(store);
 
     // Nothing outstanding: the command is written before this turn ends.
     const lone = store.set('lone', 'v', 5000);
@@ -97,6 +102,24 @@ test('the Redis store batches a busy turn into one write, and sends a lone comma
       values,
       keys.map((_, i) => `v${i}`),
     );
+  } finally {
+    await store.close();
+    await dumpPrefix(url, prefix, { remove: true });
+  }
+});
+
+test('with batchWrites false (the bench A/B) every command leaves in a write of its own', async () => {
+  const { url } = await sharedRedis();
+  const prefix = uniquePrefix('nobatch');
+  const store = new RedisStore({ url, prefix, commandTimeoutMs: 1000, batchWrites: false });
+  try {
+    await store.waitUntilReady(3000);
+    const calls = socketWrites(store);
+    const sets = Array.from({ length: 10 }, (_, i) => store.set(`k${i}`, `v${i}`, 5000));
+    assert.equal(calls.length, 10, 'each command is written before the next is issued');
+    assert.ok(calls.every((c) => c.kind === 'write'));
+    await Promise.all(sets);
+    assert.equal(await store.get('k9'), 'v9');
   } finally {
     await store.close();
     await dumpPrefix(url, prefix, { remove: true });
