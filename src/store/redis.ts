@@ -13,6 +13,7 @@ import {
 } from './redis-topology';
 import { followSentinelFailovers } from './sentinel-failover';
 import type { GateSpec, Store, WriteOptions } from './store';
+import { WriteBatcher } from './write-batching';
 
 export interface RedisStoreOptions extends TopologyOptions {
   /** Prepended to every key and channel this store touches. */
@@ -20,7 +21,7 @@ export interface RedisStoreOptions extends TopologyOptions {
   /** Replicas a durable write waits for (Redis WAIT); 0 or absent: none. */
   waitReplicas?: number;
   waitTimeoutMs?: number;
-  /** Hold a busy turn's commands in the socket (batchWrites); false only for the bench's A/B. */
+  /** Hold a busy turn's commands in the socket (write-batching.ts); false only for the bench's A/B. */
   batchWrites?: boolean;
   /** Told about connection state changes (never about values). */
   onEvent?: (
@@ -49,13 +50,17 @@ export class RedisStore implements Store {
   private readonly replicas: ReplicaCount;
   private readonly subscriptions: RedisSubscriptions;
   /** Commands sent and not yet answered, and whether this turn's writes are being held. */
-  private inFlight = 0;
-  private corked = false;
+  private readonly writes: WriteBatcher;
   private readonly stopFollowingFailovers: (() => void) | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = defineScripts(connect(options));
     this.cluster = this.client instanceof Cluster;
+    // Cluster: no batching, each node has its own socket (sendClustered).
+    this.writes = new WriteBatcher(
+      () => (this.client as Redis).stream,
+      options.batchWrites !== false,
+    );
     this.watch(this.client);
     this.replicas = new ReplicaCount(this.client, () =>
       this.send(() => this.client.info('replication')),
@@ -107,26 +112,26 @@ export class RedisStore implements Store {
 
   /**
    * Runs one command on the command connection; any failure becomes StoreUnavailableError.
-   * Counted while it waits for its reply, so batchWrites knows when the connection is busy.
+   * Counted while it waits for its reply, so the write batcher knows when the connection is busy.
    * Not async: one promise less per call.
    */
   private send<T>(op: () => Promise<T>): Promise<T> {
     if (this.cluster) return this.sendClustered(op);
-    this.batchWrites();
-    this.inFlight++;
+    const writes = this.writes;
+    writes.sending();
     try {
       return op().then(
         (value) => {
-          this.inFlight--;
+          writes.replied();
           return value;
         },
         (err: unknown) => {
-          this.inFlight--;
+          writes.replied();
           return unavailable(err);
         },
       );
     } catch (err) {
-      this.inFlight--;
+      writes.replied();
       return Promise.reject(new StoreUnavailableError(err));
     }
   }
@@ -163,25 +168,6 @@ export class RedisStore implements Store {
         return unavailable(err);
       },
     );
-  }
-
-  /**
-   * While replies are outstanding (many scripts polling at once), hold this event-loop turn's
-   * commands in the socket and send them in one write when the turn's I/O callbacks are done,
-   * instead of one syscall each. With nothing outstanding (one client, a quiet service) a
-   * command leaves at once. Each command keeps its own reply, timeout and failure: this only
-   * changes how the bytes leave (docs/BENCHMARKS.md).
-   */
-  private batchWrites(): void {
-    if (this.inFlight === 0 || this.corked || this.options.batchWrites === false) return;
-    const stream = (this.client as Redis).stream;
-    if (!stream?.writable) return;
-    stream.cork();
-    this.corked = true;
-    setImmediate(() => {
-      this.corked = false;
-      stream.uncork();
-    });
   }
 
   async set(key: string, value: string, ttlMs: number, opts?: WriteOptions): Promise<void> {
