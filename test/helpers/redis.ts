@@ -115,7 +115,9 @@ export class LocalRedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** Starts the server; a no-op while it runs (a second one could not bind, and the first would leak). */
   async start(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
     const child = spawn(
       this.binary,
       [
