@@ -88,8 +88,9 @@ export function createApp(deps: AppDeps): Koa {
       ...(samePlace ? [callback.pathname] : []),
     ]),
   );
-  app.use(deviceAuthorization.routes());
   app.use(token.routes()).use(token.allowedMethods());
+  // After the token router: polls, by far the most frequent request, never pass through it.
+  app.use(deviceAuthorization.routes());
   app.use(assets.middleware);
   // After the token endpoint and the static files: polls never pass through it, and static
   // files are precompressed.
