@@ -96,39 +96,42 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
     });
 
     // Keys read together and their gate share a hash tag, as the contract asks (Redis Cluster).
-    test('readAndGate reads in order and opens the gate once per TTL', async () => {
+    test('readAndOpenGate reads in order and opens the gate once per TTL', async () => {
       const gate = { key: 'g1{rg1}', ttlMs: 150, stepMs: 1000, countIndex: 1 };
       await store.set('r1{rg1}', 'record', 5000);
-      const first = await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate);
+      const first = await store.readAndOpenGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate);
       assert.deepEqual(first, { values: ['record', null, null], opened: true });
       assert.equal(
-        (await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened,
+        (await store.readAndOpenGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened,
         false,
       );
       await elapse(300);
-      assert.equal((await store.readAndGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened, true);
+      assert.equal(
+        (await store.readAndOpenGate(['r1{rg1}', 'c1{rg1}', 'x1{rg1}'], gate)).opened,
+        true,
+      );
     });
 
-    test('readAndGate leaves the gate alone when the first key is missing', async () => {
+    test('readAndOpenGate leaves the gate alone when the first key is missing', async () => {
       const gate = { key: 'g2{rg2}', ttlMs: 5000, stepMs: 0, countIndex: 1 };
-      const missing = await store.readAndGate(['r2{rg2}', 'c2{rg2}'], gate);
+      const missing = await store.readAndOpenGate(['r2{rg2}', 'c2{rg2}'], gate);
       assert.deepEqual(missing, { values: [null, null], opened: false });
       assert.equal(await store.get('g2{rg2}'), null);
       await store.set('r2{rg2}', 'record', 5000);
-      assert.equal((await store.readAndGate(['r2{rg2}', 'c2{rg2}'], gate)).opened, true);
+      assert.equal((await store.readAndOpenGate(['r2{rg2}', 'c2{rg2}'], gate)).opened, true);
     });
 
-    test('readAndGate lengthens the gate by stepMs per unit of the counter it read', async () => {
+    test('readAndOpenGate lengthens the gate by stepMs per unit of the counter it read', async () => {
       await store.set('r3{rg3}', 'record', 5000);
       await store.set('c3{rg3}', '2', 5000);
       const gate = { key: 'g3{rg3}', ttlMs: 50, stepMs: 100, countIndex: 1 };
-      const first = await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate);
+      const first = await store.readAndOpenGate(['r3{rg3}', 'c3{rg3}'], gate);
       assert.deepEqual(first, { values: ['record', '2'], opened: true });
       // 50 + 2 × 100 = 250 ms: still shut well after the bare 50 ms, open after 250.
       await elapse(150);
-      assert.equal((await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, false);
+      assert.equal((await store.readAndOpenGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, false);
       await elapse(250);
-      assert.equal((await store.readAndGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, true);
+      assert.equal((await store.readAndOpenGate(['r3{rg3}', 'c3{rg3}'], gate)).opened, true);
     });
 
     test('increment counts within a window and restarts after it', async () => {

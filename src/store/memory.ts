@@ -69,7 +69,7 @@ export class MemoryStore implements Store {
     return keys.map((k) => this.live(k)?.value ?? null);
   }
 
-  async readAndGate(
+  async readAndOpenGate(
     keys: readonly string[],
     gate: GateSpec,
   ): Promise<{ values: (string | null)[]; opened: boolean }> {

@@ -11,7 +11,7 @@ if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {c, redis.call('PTTL', KEYS[1])}`;
 
 // KEYS: the keys read, then the gate. ARGV: ttl ms, step ms, index of the counter in the keys read.
-const READ_AND_GATE_SCRIPT = `
+const READ_AND_OPEN_GATE_SCRIPT = `
 local values = redis.call('MGET', unpack(KEYS, 1, #KEYS - 1))
 local opened = 0
 if values[1] then
@@ -40,7 +40,7 @@ type WithScripts = {
   wstSetAdd(key: string, member: string, ttlMs: number): Promise<number>;
   wstSetMembers(key: string): Promise<string[]>;
   wstIncrement(key: string, ttlMs: number): Promise<[number, number]>;
-  wstReadAndGate(
+  wstReadAndOpenGate(
     numKeys: number,
     ...args: (string | number)[]
   ): Promise<[(string | null)[], number]>;
@@ -51,7 +51,7 @@ export type ClientWithScripts = RedisClient & WithScripts;
 export function defineScripts(client: RedisClient): ClientWithScripts {
   const withScripts = client as ClientWithScripts;
   withScripts.defineCommand('wstIncrement', { numberOfKeys: 1, lua: INCREMENT_SCRIPT });
-  withScripts.defineCommand('wstReadAndGate', { lua: READ_AND_GATE_SCRIPT });
+  withScripts.defineCommand('wstReadAndOpenGate', { lua: READ_AND_OPEN_GATE_SCRIPT });
   withScripts.defineCommand('wstSetAdd', { numberOfKeys: 1, lua: SET_ADD_SCRIPT });
   withScripts.defineCommand('wstSetMembers', { numberOfKeys: 1, lua: SET_MEMBERS_SCRIPT });
   return withScripts;

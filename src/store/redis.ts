@@ -229,14 +229,14 @@ export class RedisStore implements Store {
     return out;
   }
 
-  readAndGate(
+  readAndOpenGate(
     keys: readonly string[],
     gate: GateSpec,
   ): Promise<{ values: (string | null)[]; opened: boolean }> {
     if (keys.length === 0) return Promise.resolve({ values: [], opened: false });
     const all = [...keys, gate.key].map((key) => this.k(key));
     return this.send(() =>
-      this.client.wstReadAndGate(
+      this.client.wstReadAndOpenGate(
         all.length,
         ...all,
         Math.ceil(gate.ttlMs),

@@ -1,4 +1,4 @@
-/** The gate `readAndGate` creates: alive `ttlMs + stepMs × n`, n the count read at `countIndex`. */
+/** The gate `readAndOpenGate` creates: alive `ttlMs + stepMs × n`, n the count read at `countIndex`. */
 export interface GateSpec {
   key: string;
   ttlMs: number;
@@ -31,10 +31,11 @@ export interface Store {
   /**
    * Keys read and the gate share one `{hash tag}` (they live on one Redis Cluster node).
    * Read `keys` and, only when keys[0] exists, create `gate.key` unless it already exists; one
-   * atomic round trip. `opened` is true when this call created the gate. This is the device
-   * flow's poll (read the handoff, shut the slow_down gate) in one round trip.
+   * atomic round trip. `opened` is true when this call created the gate. It exists for the
+   * device flow's poll: read the handoff and open the poll-interval gate (whose early reopening
+   * is `slow_down`) in one round trip.
    */
-  readAndGate(
+  readAndOpenGate(
     keys: readonly string[],
     gate: GateSpec,
   ): Promise<{ values: (string | null)[]; opened: boolean }>;

@@ -332,9 +332,9 @@ test('exactly-once without the poll gate: 50 concurrent pollHandoff calls share 
   const real = srv.store;
   const gateless = new Proxy(real, {
     get(target, prop) {
-      if (prop === 'readAndGate') {
+      if (prop === 'readAndOpenGate') {
         return async (keys: readonly string[], gate: GateSpec) => {
-          const { values } = await target.readAndGate(keys, gate);
+          const { values } = await target.readAndOpenGate(keys, gate);
           return { values, opened: true };
         };
       }

@@ -59,7 +59,7 @@ export async function pollHandoff(
   const {
     values: [raw],
     opened,
-  } = await store.readAndGate([handoffKey(handoffId), slowKey(handoffId)], {
+  } = await store.readAndOpenGate([handoffKey(handoffId), slowKey(handoffId)], {
     key: pollKey(handoffId),
     // A little slack so a client that waits exactly `interval` between polls is never penalised.
     ttlMs: Math.max(200, config.device.intervalSeconds * 1000 - 250),
