@@ -224,18 +224,25 @@ export function grantsRouter(deps: FlowDeps): Router {
     return grant;
   };
 
-  router.get('grants-revoke-confirm', '/grants/:id/revoke', async (ctx) => {
+  /**
+   * For a confirmation page: the signed-in admin and the active grant they may manage, or null
+   * after sending the browser back to the console (signed out, or the grant no longer active).
+   */
+  const confirmable = async (ctx: Koa.Context) => {
     ctx.set('Cache-Control', 'no-store');
     const signed = await session(ctx);
-    if (!signed) {
+    const grant = signed && (await manageable(signed.session.viewer, ctx.params.id ?? ''));
+    if (!signed || !grant || grant.state !== 'active') {
       ctx.redirect('/grants');
-      return;
+      return null;
     }
-    const grant = await manageable(signed.session.viewer, ctx.params.id ?? '');
-    if (grant.state !== 'active') {
-      ctx.redirect('/grants');
-      return;
-    }
+    return { signed, grant };
+  };
+
+  router.get('grants-revoke-confirm', '/grants/:id/revoke', async (ctx) => {
+    const found = await confirmable(ctx);
+    if (!found) return;
+    const { signed, grant } = found;
     await ctx.render('grants-revoke', {
       pageTitle: 'Revoke this grant?',
       ...common(signed.id, signed.session),
@@ -257,15 +264,11 @@ export function grantsRouter(deps: FlowDeps): Router {
   });
 
   router.get('grants-binding-confirm', '/grants/:id/binding', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const signed = await session(ctx);
-    if (!signed) {
-      ctx.redirect('/grants');
-      return;
-    }
-    const grant = await manageable(signed.session.viewer, ctx.params.id ?? '');
+    const found = await confirmable(ctx);
+    if (!found) return;
+    const { signed, grant } = found;
     const binding = grant.requester.workload;
-    if (grant.state !== 'active' || !binding) {
+    if (!binding) {
       ctx.redirect('/grants');
       return;
     }
