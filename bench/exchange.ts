@@ -17,9 +17,10 @@ import { setGrantBinding } from '../src/flows/grants';
 import { GrantRepository } from '../src/flows/grants/repository';
 import { startTestIssuer, type TestIssuer } from '../test/helpers/oidc-issuer';
 import { oneFlow } from './flow';
-import { fmt, median, percentile } from './lib';
+import { fmt, percentile } from './lib';
 import type { Ctx, ServiceChild } from './processes';
-import type { Row, SectionReport } from './report';
+import { grantPathReport, type RefreshRep } from './refresh';
+import type { SectionReport } from './report';
 import { DURATION, EXCHANGE_TOKENS, REPS, log } from './settings';
 
 export const EXCHANGE_AUDIENCE = 'https://wst-bench.example.test';
@@ -28,11 +29,8 @@ const JWT = 'urn:ietf:params:oauth:token-type:jwt';
 /** Exchanges timed one at a time with a Webex call each. */
 const WEBEX_SAMPLES = 40 * Math.max(1, DURATION);
 
-export interface ExchangeRep {
-  cached: { rps: number; p50: number; p99: number; failures: number };
-  withWebex: { p50: number; failures: number };
-  webexP50: number;
-}
+/** One rep's figures: the same shape as a refresh rep, reported by the same rows. */
+export type ExchangeRep = RefreshRep;
 
 /** The issuer the bench's exchange service trusts (WORKLOAD_ISSUERS), on loopback. */
 export function startBenchIssuer(): Promise<TestIssuer> {
@@ -221,24 +219,13 @@ export function exchangeReport(
   reps: ExchangeRep[],
   pendingPollRps: number | undefined,
 ): SectionReport {
-  const rows: Row[] = [];
-  const rps = median(reps.map((r) => r.cached.rps));
-  const failures = reps.reduce((a, r) => a + r.cached.failures + r.withWebex.failures, 0);
-  const ratio = pendingPollRps ? rps / pendingPollRps : Number.NaN;
-  rows.push({
-    what: 'Token exchange (CI ID token), Webex token cached, 100 connections, vs pending poll',
-    target: '≥ 50 % of pending poll',
-    measured: pendingPollRps
-      ? `${fmt(100 * ratio)} % (${fmt(rps)} vs ${fmt(pendingPollRps)} req/s; p99 ${fmt(median(reps.map((r) => r.cached.p99)), 1)} ms)${failures ? `, ${failures} FAILED` : ''}`
-      : `${fmt(rps)} req/s (pending poll not measured in this run)`,
-    pass: pendingPollRps ? ratio >= 0.5 && failures === 0 : null,
-  });
-  const extra = median(reps.map((r) => r.withWebex.p50 - r.webexP50));
-  rows.push({
-    what: 'Token exchange with a call to Webex (sandbox on loopback), 1 connection: p50 over Webex p50',
-    target: '< 5 ms',
-    measured: `+${fmt(extra, 1)} ms (${fmt(median(reps.map((r) => r.withWebex.p50)), 1)} ms vs the sandbox's token endpoint alone ${fmt(median(reps.map((r) => r.webexP50)), 1)} ms)`,
-    pass: extra < 5 && failures === 0,
-  });
-  return { rows, details: [] };
+  return grantPathReport(
+    {
+      cached: 'Token exchange (CI ID token), Webex token cached, 100 connections, vs pending poll',
+      withWebex:
+        'Token exchange with a call to Webex (sandbox on loopback), 1 connection: p50 over Webex p50',
+    },
+    reps,
+    pendingPollRps,
+  );
 }
